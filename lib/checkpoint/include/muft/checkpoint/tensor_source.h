@@ -1,0 +1,60 @@
+#pragma once
+/// \file tensor_source.h
+/// The tensor-source seam: the analyzer asks a source for tensors by name and
+/// never learns which file format they came from. muft HDF5, generic HDF5 and
+/// safetensors (single or sharded) are three implementations.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace muft::checkpoint {
+
+/// Element type of a stored tensor.
+enum class DType { F64, F32, F16, BF16, I64, I32, I16, I8, U64, U32, U16, U8, Bool };
+
+/// Size of one element in bytes.
+std::size_t dtype_size(DType t);
+/// Canonical name ("F32", "BF16", ...), as in safetensors headers.
+const char* dtype_name(DType t);
+/// True for F64/F32/F16/BF16: the dtypes whose spectra are analyzed.
+bool is_floating(DType t);
+
+/// What a source knows about one tensor without reading its values.
+struct TensorInfo {
+  std::string name;            ///< original name, e.g. "transformer.h.0.attn.c_q.weight"
+  std::vector<int64_t> shape;  ///< row-major shape; empty for a scalar
+  DType dtype = DType::F32;
+  int64_t numel() const;
+  /// Matrix view used by the analysis: rank 2 as is; rank > 2 reshaped to
+  /// [shape[0], prod(shape[1:])]; rank < 2 gives {0, 0} (not a matrix).
+  std::pair<int64_t, int64_t> matrix_shape() const;
+};
+
+/// A readable collection of named tensors (one file, or one sharded model).
+/// Implementations are safe to read from several threads at once.
+class TensorSource {
+ public:
+  virtual ~TensorSource() = default;
+  /// Every tensor in the source, in a stable order (sorted by name).
+  virtual const std::vector<TensorInfo>& tensors() const = 0;
+  /// Converts one floating tensor to double, row-major, into out
+  /// (resized to numel). Throws std::runtime_error with the tensor name and
+  /// reason on failure, std::out_of_range for an unknown name.
+  virtual void read(const std::string& name, std::vector<double>& out) const = 0;
+  /// Same, into float (lossless for F32/F16/BF16).
+  virtual void read(const std::string& name, std::vector<float>& out) const = 0;
+  /// The path the source was opened from.
+  virtual const std::string& path() const = 0;
+  /// "muft-hdf5", "hdf5", "safetensors" or "safetensors-sharded".
+  virtual const char* format() const = 0;
+};
+
+/// Opens any supported checkpoint: *.safetensors, a model.safetensors.index.json
+/// (or a directory holding one), or an HDF5 file (muft checkpoints are detected
+/// by their root attribute `muft_format`). Throws std::runtime_error with a
+/// one-line reason on unreadable or invalid input.
+std::unique_ptr<TensorSource> open_source(const std::string& path);
+
+}  // namespace muft::checkpoint
