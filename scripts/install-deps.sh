@@ -9,7 +9,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config clang-format
   libeigen3-dev libspectra-dev libboost-math-dev libhdf5-dev
-  libfmt-dev libgtest-dev libcli11-dev nlohmann-json3-dev libopenblas-dev
+  libfmt-dev libgtest-dev libcli11-dev nlohmann-json3-dev libopenblas-dev libtomlplusplus-dev
   python3-matplotlib python3-h5py python3-numpy
 )
 TORCH_PKGS=(libtorch-dev libgloo-dev python3-torch)
