@@ -1,0 +1,209 @@
+// Tests of checkpoint.cpp: bit-exact round trip of the muft HDF5 checkpoint,
+// atomic writes, and refusal of files that are not muft checkpoints.
+
+#include "muft/checkpoint/checkpoint.h"
+
+#include <gtest/gtest.h>
+#include <hdf5.h>
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+#include "muft/checkpoint/dtype.h"
+#include "test_util.h"
+
+namespace muft::checkpoint {
+namespace {
+
+using testing::ScratchDir;
+using testing::to_bytes;
+
+NamedTensor f32(const std::string& name, std::vector<int64_t> shape, std::vector<float> v) {
+  return {name, std::move(shape), DType::F32, to_bytes(v)};
+}
+
+Checkpoint sample_checkpoint() {
+  Checkpoint ck;
+  ck.step = 1234;
+  ck.config = {{"model", {{"depth", 2}, {"width", 64}}}, {"optimizer", "muon"}, {"lr", 0.02}};
+  ck.metrics = {{"train_loss", 2.5}, {"val_loss", 2.75}};
+  uint32_t nan_bits = 0x7FA00001u;  // signaling NaN with a payload: must survive unchanged
+  float odd_nan;
+  std::memcpy(&odd_nan, &nan_bits, 4);
+  ck.parameters.push_back(f32("transformer.h.0.attn.c_q.weight", {2, 3},
+                              {1.0f, -0.0f, std::numeric_limits<float>::denorm_min(),
+                               std::numeric_limits<float>::infinity(), odd_nan, 3.25f}));
+  ck.parameters.push_back(f32("a/b%c", {1}, {7.0f}));  // needs escaping
+  ck.parameters.push_back(f32(".", {}, {0.5f}));       // scalar; name HDF5 reserves
+  ck.parameters.push_back(f32("empty.weight", {0, 4}, {}));
+  ck.parameters.push_back(
+      {"lm_head.weight", {2, 2}, DType::F64, to_bytes(std::vector<double>{0.1, 0.2, 0.3, 1e-310})});
+  ck.parameters.push_back(
+      {"bf.weight", {3}, DType::BF16, to_bytes(std::vector<uint16_t>{0x3F80, 0x7FC1, 0x0001})});
+  ck.parameters.push_back(
+      {"hf.weight", {2}, DType::F16, to_bytes(std::vector<uint16_t>{0x3C00, 0xFC00})});
+  ck.optimizer_state.push_back(f32("adam/exp_avg/lm_head.weight", {2}, {0.25f, -0.5f}));
+  ck.optimizer_state.push_back({"adam/step", {}, DType::I64, to_bytes(std::vector<int64_t>{1234})});
+  ck.optimizer_state.push_back({"flags", {2}, DType::Bool, {1, 0}});
+  for (int i = 0; i < 300; ++i) ck.rng_state.push_back(static_cast<unsigned char>(i * 7));
+  return ck;
+}
+
+void expect_same(const std::vector<NamedTensor>& a, const std::vector<NamedTensor>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].name, b[i].name);
+    EXPECT_EQ(a[i].shape, b[i].shape) << a[i].name;
+    EXPECT_EQ(a[i].dtype, b[i].dtype) << a[i].name;
+    EXPECT_EQ(a[i].bytes, b[i].bytes) << a[i].name;  // bit-exact, NaN payloads included
+  }
+}
+
+TEST(CheckpointTest, RoundTripIsBitExact) {
+  ScratchDir dir;
+  const std::string path = dir.file("step_000010.h5");
+  const Checkpoint ck = sample_checkpoint();
+  write_checkpoint(path, ck);
+  const Checkpoint back = read_checkpoint(path);
+  EXPECT_EQ(back.step, ck.step);
+  EXPECT_EQ(back.config, ck.config);
+  EXPECT_EQ(back.metrics, ck.metrics);
+  expect_same(ck.parameters, back.parameters);  // order of the vector is kept too
+  expect_same(ck.optimizer_state, back.optimizer_state);
+  EXPECT_EQ(back.rng_state, ck.rng_state);
+  // No temporary file is left behind.
+  int files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++files;
+  EXPECT_EQ(files, 1);
+}
+
+TEST(CheckpointTest, EmptyCheckpointRoundTrips) {
+  ScratchDir dir;
+  const std::string path = dir.file("empty.h5");
+  write_checkpoint(path, Checkpoint{});
+  const Checkpoint back = read_checkpoint(path);
+  EXPECT_EQ(back.step, 0);
+  EXPECT_TRUE(back.parameters.empty());
+  EXPECT_TRUE(back.optimizer_state.empty());
+  EXPECT_TRUE(back.rng_state.empty());
+  EXPECT_EQ(back.config, nlohmann::json::object());
+}
+
+// The documented layout, checked with the plain HDF5 API (what h5py users see).
+TEST(CheckpointTest, LayoutMatchesDocumentation) {
+  ScratchDir dir;
+  const std::string path = dir.file("layout.h5");
+  write_checkpoint(path, sample_checkpoint());
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  EXPECT_GT(H5Aexists(f, "muft_format"), 0);
+  EXPECT_GT(H5Aexists(f, "step"), 0);
+  EXPECT_GT(H5Aexists(f, "config"), 0);
+  EXPECT_GT(H5Aexists(f, "metrics"), 0);
+  EXPECT_GT(H5Lexists(f, "rng_state", H5P_DEFAULT), 0);
+  EXPECT_GT(H5Lexists(f, "parameters/transformer.h.0.attn.c_q.weight", H5P_DEFAULT), 0);
+  EXPECT_GT(H5Lexists(f, "parameters/a%2Fb%25c", H5P_DEFAULT), 0);
+  EXPECT_GT(H5Lexists(f, "parameters/%2E", H5P_DEFAULT), 0);
+  EXPECT_GT(H5Lexists(f, "optimizer/adam%2Fexp_avg%2Flm_head.weight", H5P_DEFAULT), 0);
+  const hid_t d = H5Dopen2(f, "parameters/transformer.h.0.attn.c_q.weight", H5P_DEFAULT);
+  ASSERT_GE(d, 0);
+  const hid_t t = H5Dget_type(d);
+  EXPECT_EQ(H5Tget_class(t), H5T_FLOAT);
+  EXPECT_EQ(H5Tget_size(t), 4u);
+  float values[6];
+  ASSERT_GE(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values), 0);
+  EXPECT_EQ(values[0], 1.0f);
+  EXPECT_EQ(values[5], 3.25f);
+  H5Tclose(t);
+  H5Dclose(d);
+  H5Fclose(f);
+}
+
+TEST(CheckpointTest, OverwriteReplacesAtomically) {
+  ScratchDir dir;
+  const std::string path = dir.file("ck.h5");
+  Checkpoint a = sample_checkpoint();
+  write_checkpoint(path, a);
+  a.step = 99;
+  write_checkpoint(path, a);
+  EXPECT_EQ(read_checkpoint(path).step, 99);
+}
+
+TEST(CheckpointTest, BadInputIsRejectedAndLeavesNothing) {
+  ScratchDir dir;
+  Checkpoint ck;
+  ck.parameters.push_back(f32("w", {2, 2}, {1, 2, 3}));  // 3 values for 4 elements
+  try {
+    write_checkpoint(dir.file("bad.h5"), ck);
+    FAIL() << "expected an exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("'w'"), std::string::npos) << e.what();
+  }
+  Checkpoint dup;
+  dup.parameters.push_back(f32("w", {1}, {1}));
+  dup.parameters.push_back(f32("w", {1}, {2}));
+  EXPECT_THROW(write_checkpoint(dir.file("dup.h5"), dup), std::invalid_argument);
+  EXPECT_THROW(write_checkpoint(dir.file("no/such/dir/ck.h5"), Checkpoint{}), std::runtime_error);
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+}
+
+TEST(CheckpointTest, RefusesFilesThatAreNotCheckpoints) {
+  ScratchDir dir;
+  // A valid HDF5 file without the muft_format attribute.
+  const std::string plain = dir.file("plain.h5");
+  {
+    const hid_t f = H5Fcreate(plain.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dims[2] = {2, 2};
+    const hid_t s = H5Screate_simple(2, dims, nullptr);
+    const hid_t d =
+        H5Dcreate2(f, "weights", H5T_IEEE_F32LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    float v[4] = {1, 2, 3, 4};
+    H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    H5Dclose(d);
+    H5Sclose(s);
+    H5Fclose(f);
+  }
+  try {
+    read_checkpoint(plain);
+    FAIL() << "expected an exception";
+  } catch (const std::runtime_error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("not a muft checkpoint"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(plain), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
+  const std::string text = dir.file("text.h5");
+  testing::write_file(text, "hello, not HDF5");
+  EXPECT_THROW(read_checkpoint(text), std::runtime_error);
+  EXPECT_THROW(read_checkpoint(dir.file("missing.h5")), std::runtime_error);
+}
+
+TEST(CheckpointTest, RefusesNewerFormatVersion) {
+  ScratchDir dir;
+  const std::string path = dir.file("future.h5");
+  write_checkpoint(path, Checkpoint{});
+  {
+    const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(H5Adelete(f, "muft_format"), 0);
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    const hid_t space = H5Screate(H5S_SCALAR);
+    const hid_t a = H5Acreate2(f, "muft_format", type, space, H5P_DEFAULT, H5P_DEFAULT);
+    const char* v = "muft-checkpoint/2";
+    H5Awrite(a, type, &v);
+    H5Aclose(a);
+    H5Sclose(space);
+    H5Tclose(type);
+    H5Fclose(f);
+  }
+  try {
+    read_checkpoint(path);
+    FAIL() << "expected an exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("version 2"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace muft::checkpoint
