@@ -141,6 +141,6 @@ class GPTImpl : public torch::nn::Module {
 TORCH_MODULE(GPT);
 
 /// Mean cross-entropy of logits (B, T, V) against targets (B, T) (−1 ignored), in nats.
-torch::Tensor cross_entropy_loss(const torch::Tensor& logits, const torch::Tensor& targets);
+torch::Tensor lm_cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets);
 
 }  // namespace muft::train

@@ -71,6 +71,7 @@ class Optimizer {
   /// Optimizer state as named tensors (clones), for checkpoints. Names:
   ///   "adamw/exp_avg/<param>", "adamw/exp_avg_sq/<param>" (float32, param shape),
   ///   "adamw/step/<param>" (int64, shape [1]), "muon/momentum/<param>" (float32),
+  ///   "muon/step/<param>" (int64, shape [1]),
   ///   "optimizer/steps_taken" (int64, shape [1]).
   /// Only parameters that have taken at least one step have entries.
   NamedTensors state_tensors() const;
