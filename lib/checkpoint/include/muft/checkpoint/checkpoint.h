@@ -27,8 +27,9 @@ struct Checkpoint {
   nlohmann::json config = nlohmann::json::object();   ///< full resolved config
   nlohmann::json metrics = nlohmann::json::object();  ///< metrics at this step
   std::vector<NamedTensor> parameters;                ///< model parameters (group /parameters)
-  std::vector<NamedTensor> optimizer_state;           ///< group /optimizer, names like "adam/exp_avg/<param>"
-  std::vector<unsigned char> rng_state;               ///< opaque RNG bytes (dataset /rng_state)
+  /// Optimizer state (group /optimizer), names like "adam/exp_avg/<param>".
+  std::vector<NamedTensor> optimizer_state;
+  std::vector<unsigned char> rng_state;  ///< opaque RNG bytes (dataset /rng_state)
 };
 
 /// Writes atomically: to PATH.tmp.<pid>, then rename(2) over PATH.

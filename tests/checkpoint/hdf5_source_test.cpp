@@ -1,0 +1,133 @@
+// Tests of hdf5_source.cpp: generic HDF5 files (a fixture written by h5py) and
+// muft checkpoints read as TensorSources, including from several threads.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <thread>
+
+#include "muft/checkpoint/checkpoint.h"
+#include "muft/checkpoint/dtype.h"
+#include "muft/checkpoint/safetensors.h"
+#include "test_util.h"
+
+namespace muft::checkpoint {
+namespace {
+
+using testing::ScratchDir;
+
+const std::string kGeneric = "tests/checkpoint/fixtures/generic.h5";
+
+TEST(Hdf5SourceTest, GenericFileListsRankTwoNumericDatasets) {
+  const auto src = open_source(kGeneric);
+  EXPECT_STREQ(src->format(), "hdf5");
+  std::vector<std::string> names;
+  for (const auto& t : src->tensors()) names.push_back(t.name);
+  // model/bias (rank 1) and names (strings) are not candidates.
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"counts", "model/conv", "model/dense/kernel", "model/half"}));
+  EXPECT_EQ(src->tensors()[0].dtype, DType::I32);
+  EXPECT_EQ(src->tensors()[1].shape, (std::vector<int64_t>{2, 3, 2, 2}));
+  EXPECT_EQ(src->tensors()[1].matrix_shape(), (std::pair<int64_t, int64_t>(2, 12)));
+  EXPECT_EQ(src->tensors()[2].dtype, DType::F64);
+  EXPECT_EQ(src->tensors()[3].dtype, DType::F16);
+  std::vector<double> d;
+  src->read("model/dense/kernel", d);
+  EXPECT_EQ(d, (std::vector<double>{0, 1, 2, 3, 4, 5}));
+  src->read("model/conv", d);
+  EXPECT_EQ(d, std::vector<double>(24, 1.0));
+  std::vector<float> f;
+  src->read("model/half", f);
+  EXPECT_EQ(f, (std::vector<float>{1.0f, std::ldexp(1.0f, -24),
+                                   std::numeric_limits<float>::infinity(), -65504.0f}));
+  EXPECT_THROW(src->read("counts", d), std::runtime_error);
+  EXPECT_THROW(src->read("model/bias", d), std::out_of_range);
+}
+
+TEST(Hdf5SourceTest, GenericFileIsNotACheckpoint) {
+  try {
+    read_checkpoint(kGeneric);
+    FAIL() << "generic HDF5 accepted as a checkpoint";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("not a muft checkpoint"), std::string::npos) << e.what();
+  }
+}
+
+Checkpoint tiny_checkpoint() {
+  Checkpoint ck;
+  ck.step = 7;
+  ck.parameters.push_back(
+      make_tensor("h.0/attn.c_q.weight", {2, 3}, DType::F32, {1, 2, 3, 4, 5, 6}));
+  ck.parameters.push_back(make_tensor("lm_head.weight", {2, 2}, DType::F64, {0.1, 1e300, -2, 3}));
+  ck.parameters.push_back(make_tensor("bf", {2, 2}, DType::BF16, {1, -2, 3.140625, 0.5}));
+  ck.parameters.push_back(
+      make_tensor("hf", {1, 3}, DType::F16, {65504, -0.25, std::ldexp(1.0, -24)}));
+  ck.parameters.push_back(make_tensor("norm.scale", {3}, DType::F32, {1, 1, 1}));
+  ck.parameters.push_back(make_tensor("steps", {2, 1}, DType::I64, {5, 6}));
+  ck.parameters.push_back(make_tensor("empty", {0, 3}, DType::F32, {}));
+  ck.optimizer_state.push_back(make_tensor("adam/exp_avg/bf", {2, 2}, DType::F32, {0, 0, 0, 0}));
+  return ck;
+}
+
+TEST(Hdf5SourceTest, MuftCheckpointAsSource) {
+  ScratchDir dir;
+  const std::string path = dir.file("step_000007.h5");
+  write_checkpoint(path, tiny_checkpoint());
+  const auto src = open_source(path);
+  EXPECT_STREQ(src->format(), "muft-hdf5");
+  std::vector<std::string> names;
+  for (const auto& t : src->tensors()) names.push_back(t.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"bf", "empty", "h.0/attn.c_q.weight", "hf",
+                                             "lm_head.weight", "norm.scale", "steps"}));
+  std::vector<double> d;
+  std::vector<float> f;
+  src->read("h.0/attn.c_q.weight", d);
+  EXPECT_EQ(d, (std::vector<double>{1, 2, 3, 4, 5, 6}));
+  src->read("bf", d);
+  EXPECT_EQ(d, (std::vector<double>{1, -2, 3.140625, 0.5}));
+  src->read("hf", f);
+  EXPECT_EQ(f, (std::vector<float>{65504.0f, -0.25f, std::ldexp(1.0f, -24)}));
+  src->read("lm_head.weight", d);
+  EXPECT_EQ(d, (std::vector<double>{0.1, 1e300, -2, 3}));
+  src->read("lm_head.weight", f);
+  EXPECT_EQ(f[0], 0.1f);
+  EXPECT_TRUE(std::isinf(f[1]));  // rounded by muft, not clamped by HDF5
+  src->read("empty", f);
+  EXPECT_TRUE(f.empty());
+  EXPECT_THROW(src->read("steps", d), std::runtime_error);
+  EXPECT_THROW(src->read("adam/exp_avg/bf", d), std::out_of_range);  // optimizer state not listed
+}
+
+TEST(Hdf5SourceTest, ConcurrentReadsAgree) {
+  ScratchDir dir;
+  Checkpoint ck;
+  std::vector<std::vector<double>> expected;
+  for (int t = 0; t < 6; ++t) {
+    std::vector<double> v(40 * (t + 1));
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = t + 0.25 * i;
+    ck.parameters.push_back(make_tensor("p" + std::to_string(t),
+                                        {static_cast<int64_t>(v.size()) / 4, 4},
+                                        t % 2 ? DType::F64 : DType::F32, v));
+    expected.push_back(v);
+  }
+  write_checkpoint(dir.file("ck.h5"), ck);
+  const auto src = open_source(dir.file("ck.h5"));
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 4; ++w) {
+    threads.emplace_back([&, w] {
+      std::vector<double> v;
+      for (int rep = 0; rep < 30; ++rep) {
+        const int t = (w * 7 + rep) % 6;
+        src->read("p" + std::to_string(t), v);
+        if (v != expected[t]) ++mismatches[w];
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches, std::vector<int>(4, 0));
+}
+
+}  // namespace
+}  // namespace muft::checkpoint
