@@ -1,0 +1,191 @@
+/// muft-sweep: run, inspect, collect and tabulate an experiment grid of muft-train runs.
+/// Flag parsing and printing only; the work is in muft::sweep.
+
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <string>
+
+#include <fmt/core.h>
+#include <CLI/CLI.hpp>
+
+#include "muft/sweep/collect.h"
+#include "muft/sweep/grid.h"
+#include "muft/sweep/report.h"
+#include "muft/sweep/scheduler.h"
+#include "muft/sweep/spec.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// muft-train next to this executable (build/bin/muft-train, or an install's bin/).
+std::string sibling_trainer() {
+  char buf[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return "";
+  buf[n] = '\0';
+  return (fs::path(buf).parent_path() / "muft-train").string();
+}
+
+muft::sweep::ExperimentSpec load(const std::string& path, const std::string& out_dir) {
+  auto spec = muft::sweep::load_spec(path);
+  if (!out_dir.empty()) spec.out_dir = out_dir;
+  return spec;
+}
+
+std::vector<muft::sweep::RunSpec> select(const std::vector<muft::sweep::RunSpec>& all,
+                                         const std::string& only, const std::string& shard) {
+  std::vector<muft::sweep::RunSpec> sel;
+  for (const auto& r : all)
+    if (only == "all" || only == muft::sweep::to_string(r.kind)) sel.push_back(r);
+  if (!shard.empty()) {
+    std::size_t i = 0, n = 1;
+    muft::sweep::parse_shard(shard, &i, &n);
+    sel = muft::sweep::shard(sel, i, n);
+  }
+  return sel;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "muft-sweep: run an experiment grid of muft-train processes, resumably, and "
+      "collect its results (spec format: docs/experiments.md)"};
+  app.require_subcommand(1);
+  std::string spec_path, out_dir, only = "all", shard_text;
+  auto add_common = [&](CLI::App* sub) {
+    sub->add_option("SPEC", spec_path, "experiment spec (TOML)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    sub->add_option("--out-dir", out_dir,
+                    "root of the run directories (default: the spec's out_dir)");
+  };
+  auto add_selection = [&](CLI::App* sub) {
+    sub->add_option("--only", only, "which runs: all, pretrain or finetune")
+        ->check(CLI::IsMember({"all", "pretrain", "finetune"}))
+        ->capture_default_str();
+    sub->add_option(
+        "--shard", shard_text,
+        "i/N: only runs at positions p with p % N == i of the selection (Slurm arrays)");
+  };
+
+  auto* run = app.add_subcommand("run", "run every pending or interrupted run of the grid");
+  add_common(run);
+  add_selection(run);
+  muft::sweep::SchedulerOptions opt;
+  std::string trainer;
+  bool verbose = false;
+  run->add_option("--jobs,-j", opt.jobs, "concurrent trainer processes")->capture_default_str();
+  run->add_option("--trainer", trainer, "muft-train executable (default: next to muft-sweep)");
+  run->add_flag("--retry-diverged", opt.retry_diverged, "restart diverged runs from scratch");
+  run->add_flag("--retry-failed", opt.retry_failed, "retry failed or corrupt runs");
+  run->add_flag("--dry-run", opt.dry_run, "print what would run, start nothing");
+  run->add_flag("--verbose,-v", verbose, "log every start/finish (default: only on a terminal)");
+
+  auto* status =
+      app.add_subcommand("status", "count pending/running/completed/diverged/failed runs");
+  add_common(status);
+  add_selection(status);
+  bool list = false;
+  status->add_flag("--list", list, "one line per run");
+
+  auto* collect =
+      app.add_subcommand("collect", "gather metrics, status and configs into HDF5 + CSV");
+  add_common(collect);
+  std::string out_h5 = "results.h5";
+  collect->add_option("--out", out_h5, "HDF5 output (CSV tables are written next to it)")
+      ->capture_default_str();
+
+  auto* report = app.add_subcommand("report", "Markdown tables (Table 1, Table 5 analogue, ...)");
+  add_common(report);
+  std::string out_md;
+  report->add_option("--out", out_md, "write Markdown here (default: stdout)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  try {
+    const auto spec = load(spec_path, out_dir);
+    const auto all = muft::sweep::expand_grid(spec);
+    if (*run) {
+      const auto sel = select(all, only, shard_text);
+      opt.trainer = trainer.empty() ? sibling_trainer() : trainer;
+      opt.interface = spec.trainer;
+      const bool tty = ::isatty(2);
+      std::size_t done_events = 0;
+      auto log = [&](const std::string& line) {
+        const bool finished = line.rfind("completed ", 0) == 0 || line.rfind("diverged ", 0) == 0 ||
+                              line.rfind("failed ", 0) == 0;
+        if (finished) ++done_events;
+        if (verbose || tty || opt.dry_run) std::cerr << "muft-sweep: " << line << "\n";
+      };
+      const auto s = muft::sweep::run_sweep(sel, all, opt, log);
+      fmt::print(
+          "{}: {} runs selected: {} already done, {} completed now, {} diverged, {} failed, "
+          "{} blocked, {} running elsewhere ({} launched, {} resumed)\n",
+          spec.name, s.selected, s.already_done, s.completed, s.diverged, s.failed, s.blocked,
+          s.running_elsewhere, s.launched, s.resumed);
+      for (const auto& p : s.problems) fmt::print("  problem: {}\n", p);
+      return s.exit_code();
+    }
+    if (*status) {
+      const auto sel = select(all, only, shard_text);
+      std::vector<std::pair<const muft::sweep::RunSpec*, muft::sweep::RunStatus>> details;
+      const auto c = muft::sweep::count_states(sel, &details);
+      if (list)
+        for (const auto& [r, s] : details)
+          fmt::print("{:<12} {}{}\n", muft::sweep::to_string(s.state), r->id,
+                     s.reason.empty() ? "" : "  (" + s.reason + ")");
+      fmt::print(
+          "{}: {} runs: {} done, {} running, {} interrupted, {} pending, {} diverged, "
+          "{} failed, {} corrupt\n",
+          spec.name, sel.size(), c.completed, c.running, c.interrupted, c.pending, c.diverged,
+          c.failed, c.corrupt);
+      for (const auto& [r, s] : details)
+        if (!list && s.state == muft::sweep::RunState::kCorrupt)
+          fmt::print("  corrupt: {} ({})\n", r->id, s.reason);
+      return 0;
+    }
+    if (*collect) {
+      const auto runs = muft::sweep::load_runs(all);
+      const auto written = muft::sweep::write_results(spec, runs, out_h5);
+      std::size_t with_metrics = 0, problems = 0;
+      for (const auto& r : runs) {
+        if (r.rows() > 0) ++with_metrics;
+        if (!r.problem.empty() || r.status.state == muft::sweep::RunState::kCorrupt) {
+          ++problems;
+          fmt::print("  problem: {}: {}{}\n", r.spec.id, muft::sweep::to_string(r.status.state),
+                     r.problem.empty() ? " (" + r.status.reason + ")" : ": " + r.problem);
+        }
+      }
+      fmt::print("{}: collected {} runs ({} with metrics, {} with problems) into", spec.name,
+                 runs.size(), with_metrics, problems);
+      for (const auto& w : written) fmt::print(" {}", w);
+      fmt::print("\n");
+      return 0;
+    }
+    if (*report) {
+      const auto runs = muft::sweep::load_runs(all);
+      const std::string md = muft::sweep::markdown_report(spec, runs);
+      if (out_md.empty()) {
+        std::cout << md;
+      } else {
+        muft::sweep::write_file_atomic(out_md, md);
+        fmt::print("wrote {}\n", out_md);
+      }
+      return 0;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "muft-sweep: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,55 @@
+#pragma once
+/// \file grid.h
+/// Deterministic expansion of an ExperimentSpec into runs with stable ids and directories,
+/// and deterministic sharding for cluster arrays.
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "muft/sweep/spec.h"
+
+namespace muft::sweep {
+
+enum class RunKind { kPretrain, kFinetune };
+
+/// One trainer invocation. Its id is a pure function of the spec values that define it, so
+/// reordering or extending a spec never renames an existing run.
+struct RunSpec {
+  std::string id;   ///< e.g. "finetune/lr-sweep/lm-adam-s0/lora-muon-r8/lr0.001-s1"
+  std::string dir;  ///< out_dir + "/" + id
+  RunKind kind = RunKind::kPretrain;
+  std::vector<std::string>
+      args;                ///< trainer argv after the program name, without --out/--from/--resume
+  std::string depends_on;  ///< fine-tuning: id of its pretraining run
+  // Attributes (for collect and report).
+  std::string group;               ///< pretraining group
+  std::string study;               ///< fine-tuning study ("" for pretraining)
+  std::string pretrain_optimizer;  ///< optimizer of the pretraining run (itself for pretraining)
+  long pretrain_seed = 0;
+  std::string method_name;  ///< fine-tuning method name ("" for pretraining)
+  std::string method;       ///< "full"/"lora" ("" for pretraining)
+  std::string optimizer;    ///< optimizer of this run
+  double lr = 0.0;          ///< fine-tuning lr (0 for pretraining: trainer default)
+  long rank = 0;            ///< LoRA rank (0: not LoRA or trainer default)
+  double alpha = 0.0;       ///< LoRA α (0: not set)
+  long seed = 0;
+  long steps = 0;
+};
+
+/// All runs: pretraining runs first (group, optimizer, seed order of the spec), then fine-tuning
+/// (study, pretraining run, method, rank, lr, seed). Throws std::invalid_argument when two runs
+/// would share an id (e.g. a repeated lr).
+std::vector<RunSpec> expand_grid(const ExperimentSpec& spec);
+
+/// Formats a number the way run ids and trainer flags show it (shortest round-trip form).
+std::string format_number(double x);
+
+/// The slice i of n (0 ≤ i < n): runs whose position p in the full grid has p % n == i.
+std::vector<RunSpec> shard(const std::vector<RunSpec>& runs, std::size_t i, std::size_t n);
+/// Parses "i/N" (throws std::invalid_argument unless 0 ≤ i < N).
+void parse_shard(const std::string& text, std::size_t* i, std::size_t* n);
+
+const char* to_string(RunKind kind);
+
+}  // namespace muft::sweep

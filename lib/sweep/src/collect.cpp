@@ -1,0 +1,362 @@
+#include "muft/sweep/collect.h"
+
+#include <hdf5.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+
+#include <fmt/core.h>
+
+#include "muft/stats/csv.h"
+
+namespace fs = std::filesystem;
+
+namespace muft::sweep {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+/// The documented metrics.csv columns (docs/formats.md); the long CSV uses exactly these.
+const std::vector<std::string> kMetricColumns = {"step",         "tokens",      "lr",
+                                                 "train_loss",   "val_loss",    "val_ppl",
+                                                 "old_val_loss", "old_val_ppl", "seconds"};
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string num(double x) {
+  if (std::isnan(x)) return "nan";
+  if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
+  return fmt::format("{}", x);
+}
+
+// ---- small RAII layer over the HDF5 C API ----
+class Hid {
+ public:
+  Hid(hid_t id, herr_t (*close)(hid_t), const std::string& what) : id_(id), close_(close) {
+    if (id < 0) throw std::runtime_error("HDF5: cannot " + what);
+  }
+  ~Hid() {
+    if (id_ >= 0) close_(id_);
+  }
+  Hid(const Hid&) = delete;
+  Hid& operator=(const Hid&) = delete;
+  operator hid_t() const { return id_; }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+void check(herr_t e, const std::string& what) {
+  if (e < 0) throw std::runtime_error("HDF5: cannot " + what);
+}
+
+class H5Writer {
+ public:
+  explicit H5Writer(const std::string& path)
+      : fapl_(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "create fapl"),
+        gcpl_(H5Pcreate(H5P_GROUP_CREATE), H5Pclose, "create gcpl"),
+        dcpl_(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "create dcpl"),
+        acpl_(H5Pcreate(H5P_ATTRIBUTE_CREATE), H5Pclose, "create acpl"),
+        str_(H5Tcopy(H5T_C_S1), H5Tclose, "copy string type"),
+        file_(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl_), H5Fclose,
+              "create '" + path + "'") {
+    // No modification times in object headers: the same runs give the same bytes.
+    check(H5Pset_obj_track_times(gcpl_, 0), "set track times");
+    check(H5Pset_obj_track_times(dcpl_, 0), "set track times");
+    check(H5Tset_size(str_, H5T_VARIABLE), "set string size");
+    check(H5Tset_cset(str_, H5T_CSET_UTF8), "set string cset");
+  }
+
+  /// Creates every missing group along an absolute path.
+  void ensure_group(const std::string& path) {
+    std::string cur;
+    std::stringstream ss(path);
+    std::string part;
+    while (std::getline(ss, part, '/')) {
+      if (part.empty()) continue;
+      cur += "/" + part;
+      const htri_t exists = H5Lexists(file_, cur.c_str(), H5P_DEFAULT);
+      if (exists > 0) continue;
+      Hid g(H5Gcreate2(file_, cur.c_str(), H5P_DEFAULT, gcpl_, H5P_DEFAULT), H5Gclose,
+            "create group " + cur);
+    }
+  }
+
+  void attr(const std::string& obj, const std::string& name, const std::string& value) {
+    Hid o(H5Oopen(file_, obj.c_str(), H5P_DEFAULT), H5Oclose, "open " + obj);
+    Hid space(H5Screate(H5S_SCALAR), H5Sclose, "create scalar space");
+    Hid a(H5Acreate2(o, name.c_str(), str_, space, acpl_, H5P_DEFAULT), H5Aclose,
+          "create attribute " + name);
+    const char* p = value.c_str();
+    check(H5Awrite(a, str_, &p), "write attribute " + name);
+  }
+  void attr(const std::string& obj, const std::string& name, double value) {
+    Hid o(H5Oopen(file_, obj.c_str(), H5P_DEFAULT), H5Oclose, "open " + obj);
+    Hid space(H5Screate(H5S_SCALAR), H5Sclose, "create scalar space");
+    Hid a(H5Acreate2(o, name.c_str(), H5T_IEEE_F64LE, space, acpl_, H5P_DEFAULT), H5Aclose,
+          "create attribute " + name);
+    check(H5Awrite(a, H5T_NATIVE_DOUBLE, &value), "write attribute " + name);
+  }
+  void attr_int(const std::string& obj, const std::string& name, long long value) {
+    Hid o(H5Oopen(file_, obj.c_str(), H5P_DEFAULT), H5Oclose, "open " + obj);
+    Hid space(H5Screate(H5S_SCALAR), H5Sclose, "create scalar space");
+    Hid a(H5Acreate2(o, name.c_str(), H5T_STD_I64LE, space, acpl_, H5P_DEFAULT), H5Aclose,
+          "create attribute " + name);
+    check(H5Awrite(a, H5T_NATIVE_LLONG, &value), "write attribute " + name);
+  }
+  void dataset(const std::string& path, const std::vector<double>& v) {
+    const hsize_t n = v.size();
+    Hid space(H5Screate_simple(1, &n, nullptr), H5Sclose, "create space");
+    Hid d(H5Dcreate2(file_, path.c_str(), H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl_, H5P_DEFAULT),
+          H5Dclose, "create dataset " + path);
+    if (n)
+      check(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()),
+            "write " + path);
+  }
+  void dataset(const std::string& path, const std::vector<std::string>& v) {
+    const hsize_t n = v.size();
+    std::vector<const char*> ptrs;
+    for (const auto& s : v) ptrs.push_back(s.c_str());
+    Hid space(H5Screate_simple(1, &n, nullptr), H5Sclose, "create space");
+    Hid d(H5Dcreate2(file_, path.c_str(), str_, space, H5P_DEFAULT, dcpl_, H5P_DEFAULT), H5Dclose,
+          "create dataset " + path);
+    if (n) check(H5Dwrite(d, str_, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "write " + path);
+  }
+
+ private:
+  Hid fapl_, gcpl_, dcpl_, acpl_, str_, file_;
+};
+
+struct RunsTable {
+  std::vector<std::string> text_cols = {
+      "id",          "kind",   "group",     "study",  "pretrain_optimizer",
+      "method_name", "method", "optimizer", "status", "reason"};
+  std::vector<std::string> num_cols = {"pretrain_seed",
+                                       "lr",
+                                       "rank",
+                                       "alpha",
+                                       "seed",
+                                       "steps",
+                                       "last_step",
+                                       "final_val_loss",
+                                       "final_val_ppl",
+                                       "final_old_val_loss",
+                                       "final_old_val_ppl",
+                                       "initial_val_ppl",
+                                       "initial_old_val_ppl",
+                                       "norm_val_ppl",
+                                       "norm_old_val_ppl"};
+  std::vector<std::vector<std::string>> text;
+  std::vector<std::vector<double>> nums;
+};
+
+RunsTable runs_table(const std::vector<CollectedRun>& runs) {
+  RunsTable t;
+  t.text.resize(t.text_cols.size());
+  t.nums.resize(t.num_cols.size());
+  for (const auto& r : runs) {
+    const RunSpec& s = r.spec;
+    const RunSummaryRow d = summarize_run(r);
+    std::string reason = r.status.reason;
+    if (!r.problem.empty()) reason += (reason.empty() ? "" : "; ") + r.problem;
+    const std::vector<std::string> text = {
+        s.id,     to_string(s.kind),    s.group,
+        s.study,  s.pretrain_optimizer, s.method_name,
+        s.method, s.optimizer,          to_string(r.status.state),
+        reason};
+    const std::vector<double> nums = {static_cast<double>(s.pretrain_seed),
+                                      s.kind == RunKind::kFinetune ? s.lr : kNaN,
+                                      static_cast<double>(s.rank),
+                                      s.alpha,
+                                      static_cast<double>(s.seed),
+                                      static_cast<double>(s.steps),
+                                      d.last_step,
+                                      d.final_val_loss,
+                                      d.final_val_ppl,
+                                      d.final_old_val_loss,
+                                      d.final_old_val_ppl,
+                                      d.initial_val_ppl,
+                                      d.initial_old_val_ppl,
+                                      d.norm_val_ppl,
+                                      d.norm_old_val_ppl};
+    for (std::size_t i = 0; i < text.size(); ++i) t.text[i].push_back(text[i]);
+    for (std::size_t i = 0; i < nums.size(); ++i) t.nums[i].push_back(nums[i]);
+  }
+  return t;
+}
+
+void rename_into_place(const std::string& tmp, const std::string& path) {
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    throw std::runtime_error("cannot rename '" + tmp + "' to '" + path + "'");
+}
+
+}  // namespace
+
+const std::vector<double>* CollectedRun::column(const std::string& name) const {
+  for (std::size_t i = 0; i < metric_columns.size(); ++i)
+    if (metric_columns[i] == name) return &metrics[i];
+  return nullptr;
+}
+
+double CollectedRun::final_value(const std::string& name) const {
+  const auto* c = column(name);
+  return c && !c->empty() ? c->back() : kNaN;
+}
+
+double CollectedRun::initial_value(const std::string& name) const {
+  const auto* c = column(name);
+  const auto* step = column("step");
+  if (!c || !step) return kNaN;
+  for (std::size_t i = 0; i < step->size(); ++i)
+    if ((*step)[i] == 0.0) return (*c)[i];
+  return kNaN;
+}
+
+std::vector<CollectedRun> load_runs(const std::vector<RunSpec>& runs) {
+  std::vector<CollectedRun> out;
+  for (const auto& spec : runs) {
+    CollectedRun r;
+    r.spec = spec;
+    r.status = inspect_run(spec.dir);
+    std::error_code ec;
+    const std::string mpath = spec.dir + "/metrics.csv";
+    if (fs::exists(mpath, ec)) {
+      try {
+        const stats::CsvTable t = stats::read_csv(mpath);
+        r.metric_columns = t.header;
+        r.metrics.assign(t.header.size(), {});
+        for (std::size_t i = 0; i < t.rows.size(); ++i)
+          for (std::size_t c = 0; c < t.header.size(); ++c)
+            r.metrics[c].push_back(stats::parse_double(
+                t.rows[i][c], mpath + " row " + std::to_string(i + 1) + " " + t.header[c]));
+      } catch (const std::exception& e) {
+        r.metric_columns.clear();
+        r.metrics.clear();
+        r.problem = std::string("unreadable metrics.csv: ") + e.what();
+      }
+    }
+    const std::string cpath = spec.dir + "/config.json";
+    if (fs::exists(cpath, ec)) {
+      try {
+        r.config_json = read_text(cpath);
+      } catch (const std::exception& e) {
+        r.problem += (r.problem.empty() ? "" : "; ") + std::string(e.what());
+      }
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+RunSummaryRow summarize_run(const CollectedRun& r) {
+  RunSummaryRow d;
+  d.final_val_loss = r.final_value("val_loss");
+  d.final_val_ppl = r.final_value("val_ppl");
+  d.final_old_val_loss = r.final_value("old_val_loss");
+  d.final_old_val_ppl = r.final_value("old_val_ppl");
+  d.initial_val_ppl = r.initial_value("val_ppl");
+  d.initial_old_val_ppl = r.initial_value("old_val_ppl");
+  d.norm_val_ppl = d.final_val_ppl / d.initial_val_ppl;
+  d.norm_old_val_ppl = d.final_old_val_ppl / d.initial_old_val_ppl;
+  d.last_step = r.final_value("step");
+  return d;
+}
+
+std::vector<std::string> write_results(const ExperimentSpec& spec,
+                                       const std::vector<CollectedRun>& runs,
+                                       const std::string& out_h5) {
+  std::string stem = out_h5;
+  if (stem.size() > 3 && stem.compare(stem.size() - 3, 3, ".h5") == 0)
+    stem = stem.substr(0, stem.size() - 3);
+  const std::string runs_csv = stem + "_runs.csv", metrics_csv = stem + "_metrics.csv";
+  const std::string suffix = ".tmp." + std::to_string(::getpid());
+  const RunsTable t = runs_table(runs);
+
+  {  // HDF5
+    H5Writer h(out_h5 + suffix);
+    h.attr("/", "format", std::string("muft-sweep-results"));
+    h.attr_int("/", "format_version", 1);
+    h.attr("/", "spec_name", spec.name);
+    h.attr("/", "spec_path", spec.source_path);
+    h.attr("/", "spec_toml", spec.source_text);
+    h.attr("/", "out_dir", spec.out_dir);
+    h.attr_int("/", "n_runs", static_cast<long long>(runs.size()));
+    h.ensure_group("/runs");
+    for (const auto& r : runs) {
+      const std::string g = "/runs/" + r.spec.id;
+      h.ensure_group(g);
+      for (std::size_t i = 0; i < t.text_cols.size(); ++i) {
+        const std::size_t row = static_cast<std::size_t>(&r - runs.data());
+        h.attr(g, t.text_cols[i], t.text[i][row]);
+      }
+      for (std::size_t i = 0; i < t.num_cols.size(); ++i) {
+        const std::size_t row = static_cast<std::size_t>(&r - runs.data());
+        h.attr(g, t.num_cols[i], t.nums[i][row]);
+      }
+      h.attr(g, "config_json", r.config_json);
+      h.attr(g, "dir", r.spec.dir);
+      if (!r.metric_columns.empty()) {
+        h.ensure_group(g + "/metrics");
+        for (std::size_t c = 0; c < r.metric_columns.size(); ++c)
+          h.dataset(g + "/metrics/" + r.metric_columns[c], r.metrics[c]);
+      }
+    }
+    h.ensure_group("/table");
+    for (std::size_t i = 0; i < t.text_cols.size(); ++i)
+      h.dataset("/table/" + t.text_cols[i], t.text[i]);
+    for (std::size_t i = 0; i < t.num_cols.size(); ++i)
+      h.dataset("/table/" + t.num_cols[i], t.nums[i]);
+  }
+
+  {  // runs CSV
+    std::ofstream out(runs_csv + suffix);
+    std::string header;
+    for (const auto& c : t.text_cols) header += (header.empty() ? "" : ",") + c;
+    for (const auto& c : t.num_cols) header += "," + c;
+    out << header << "\n";
+    for (std::size_t row = 0; row < runs.size(); ++row) {
+      std::string line;
+      for (std::size_t i = 0; i < t.text_cols.size(); ++i)
+        line += (i ? "," : "") + stats::csv_escape(t.text[i][row]);
+      for (std::size_t i = 0; i < t.num_cols.size(); ++i) line += "," + num(t.nums[i][row]);
+      out << line << "\n";
+    }
+    if (!out) throw std::runtime_error("cannot write '" + runs_csv + "'");
+  }
+  {  // metrics CSV (long format)
+    std::ofstream out(metrics_csv + suffix);
+    out << "id";
+    for (const auto& c : kMetricColumns) out << "," << c;
+    out << "\n";
+    for (const auto& r : runs) {
+      for (std::size_t i = 0; i < r.rows(); ++i) {
+        out << stats::csv_escape(r.spec.id);
+        for (const auto& c : kMetricColumns) {
+          const auto* col = r.column(c);
+          out << "," << num(col ? (*col)[i] : kNaN);
+        }
+        out << "\n";
+      }
+    }
+    if (!out) throw std::runtime_error("cannot write '" + metrics_csv + "'");
+  }
+  rename_into_place(out_h5 + suffix, out_h5);
+  rename_into_place(runs_csv + suffix, runs_csv);
+  rename_into_place(metrics_csv + suffix, metrics_csv);
+  return {out_h5, runs_csv, metrics_csv};
+}
+
+}  // namespace muft::sweep

@@ -1,0 +1,231 @@
+#include "muft/sweep/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <fmt/core.h>
+
+namespace muft::sweep {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::string pm(const stats::Summary& s) {
+  if (s.n == 0 || !std::isfinite(s.mean)) return "—";
+  return fmt::format("{:.4f} ± {:.4f} (n={})", s.mean, s.std, s.n);
+}
+
+const FinetuneStudy* find_study(const ExperimentSpec& spec, const std::string& name) {
+  for (const auto& s : spec.finetune)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+}  // namespace
+
+std::vector<MethodResult> study_results(const ExperimentSpec& spec,
+                                        const std::vector<CollectedRun>& runs,
+                                        const std::string& study, long only_rank) {
+  const FinetuneStudy* st = find_study(spec, study);
+  if (!st) throw std::invalid_argument("report: no fine-tuning study named '" + study + "'");
+  std::vector<std::string> popts;
+  for (const auto& r : runs)
+    if (r.spec.study == study &&
+        std::find(popts.begin(), popts.end(), r.spec.pretrain_optimizer) == popts.end())
+      popts.push_back(r.spec.pretrain_optimizer);
+  std::vector<MethodResult> out;
+  for (const auto& p : popts) {
+    for (const auto& m : st->methods) {
+      std::vector<long> ranks = m.ranks;
+      if (ranks.empty()) ranks = {0};
+      for (long rank : ranks) {
+        if (only_rank > 0 && m.method == "lora" && rank != only_rank) continue;
+        if (only_rank == 0 && m.method == "lora" && rank != ranks.front() && only_rank != -1)
+          continue;
+        MethodResult res;
+        res.pretrain_optimizer = p;
+        res.method_name = m.name;
+        res.method = m.method;
+        res.optimizer = m.optimizer;
+        res.rank = rank;
+        std::vector<const CollectedRun*> sel;
+        for (const auto& r : runs)
+          if (r.spec.study == study && r.spec.pretrain_optimizer == p &&
+              r.spec.method_name == m.name && r.spec.rank == rank)
+            sel.push_back(&r);
+        if (sel.empty()) continue;
+        for (const auto* r : sel) {
+          const RunSummaryRow d = summarize_run(*r);
+          if (r->status.state == RunState::kCompleted && !std::isfinite(d.norm_val_ppl))
+            res.normalized = false;
+        }
+        std::vector<stats::LrObservation> obs_new;
+        std::map<double, std::vector<double>> old_by_lr;
+        for (const auto* r : sel) {
+          ++res.runs;
+          const RunSummaryRow d = summarize_run(*r);
+          double v = res.normalized ? d.norm_val_ppl : d.final_val_ppl;
+          double o = res.normalized ? d.norm_old_val_ppl : d.final_old_val_ppl;
+          if (r->status.state == RunState::kDiverged) ++res.diverged;
+          if (r->status.state != RunState::kCompleted) {
+            if (r->status.state != RunState::kDiverged) ++res.unfinished;
+            v = o = std::numeric_limits<double>::infinity();
+          }
+          obs_new.push_back({r->spec.lr, r->spec.seed, v});
+          old_by_lr[r->spec.lr].push_back(o);
+        }
+        res.new_task = stats::select_best_lr(obs_new, stats::Goal::kMinimize);
+        if (res.new_task.status == stats::SelectionStatus::kSuccessful)
+          res.old_task = stats::summarize(old_by_lr[res.new_task.lr]);
+        out.push_back(std::move(res));
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<GapRow> mismatch_gaps(const std::vector<MethodResult>& results) {
+  auto mean_of = [&](const std::string& p, const std::string& method, const std::string& opt) {
+    for (const auto& r : results)
+      if (r.pretrain_optimizer == p && r.method == method && r.optimizer == opt &&
+          r.new_task.status == stats::SelectionStatus::kSuccessful)
+        return r.new_task.summary.mean;
+    return kNaN;
+  };
+  std::vector<GapRow> out;
+  std::vector<std::pair<std::string, std::string>> seen;
+  for (const auto& r : results) {
+    if (r.optimizer == r.pretrain_optimizer || r.method != "full") continue;
+    const std::pair<std::string, std::string> key{r.pretrain_optimizer, r.optimizer};
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
+    seen.push_back(key);
+    GapRow g;
+    g.pretrain_optimizer = r.pretrain_optimizer;
+    g.mismatched_optimizer = r.optimizer;
+    g.full_gap = mean_of(key.first, "full", key.second) - mean_of(key.first, "full", key.first);
+    g.lora_gap = mean_of(key.first, "lora", key.second) - mean_of(key.first, "lora", key.first);
+    g.shrink_percent = 100.0 * (1.0 - g.lora_gap / g.full_gap);
+    out.push_back(g);
+  }
+  return out;
+}
+
+std::string markdown_report(const ExperimentSpec& spec, const std::vector<CollectedRun>& runs) {
+  std::ostringstream md;
+  md << "# Results of experiment `" << spec.name << "`\n\n";
+  std::map<std::string, std::size_t> states;
+  for (const auto& r : runs) ++states[to_string(r.status.state)];
+  md << "Runs: " << runs.size();
+  for (const auto& [k, v] : states) md << ", " << v << " " << k;
+  md << ".\n\n";
+
+  // Pretraining.
+  md << "## Pretraining\n\nFinal validation loss and perplexity on the pretraining corpus "
+        "(mean ± sample std over seeds).\n\n";
+  md << "| group | optimizer | val loss | val ppl | completed |\n|---|---|---|---|---|\n";
+  for (const auto& g : spec.pretrain) {
+    for (const auto& o : g.optimizers) {
+      std::vector<double> loss, ppl;
+      std::size_t n = 0, done = 0;
+      for (const auto& r : runs) {
+        if (r.spec.kind != RunKind::kPretrain || r.spec.group != g.name || r.spec.optimizer != o)
+          continue;
+        ++n;
+        if (r.status.state != RunState::kCompleted) continue;
+        ++done;
+        loss.push_back(r.final_value("val_loss"));
+        ppl.push_back(r.final_value("val_ppl"));
+      }
+      md << fmt::format("| {} | {} | {} | {} | {}/{} |\n", g.name, o,
+                        loss.empty() ? "—" : pm(stats::summarize(loss)),
+                        ppl.empty() ? "—" : pm(stats::summarize(ppl)), done, n);
+    }
+  }
+  md << "\n";
+  if (spec.finetune.empty()) return md.str();
+
+  const std::string study =
+      spec.report.study.empty() ? spec.finetune.front().name : spec.report.study;
+  const auto results = study_results(spec, runs, study, spec.report.lora_rank);
+  const bool normalized = std::all_of(results.begin(), results.end(),
+                                      [](const MethodResult& r) { return r.normalized; });
+  const std::string unit = normalized ? "val ppl / pretrained val ppl"
+                                      : "val ppl (not normalized: "
+                                        "no step-0 evaluation)";
+
+  md << "## Table 1 analogue: fine-tuning (study `" << study << "`)\n\n"
+     << "New-task " << unit << " at the best learning rate (selected on the mean over seeds; "
+     << "lower is better), mean ± sample std over seeds. Gap = this method − the same kind of "
+        "fine-tuning with the pretraining optimizer.\n\n";
+  md << "| pretrain | method | rank | best lr | " << (normalized ? "norm. val ppl" : "val ppl")
+     << " | gap to matched | runs (diverged) |\n|---|---|---|---|---|---|---|\n";
+  auto matched_mean = [&](const MethodResult& r) {
+    for (const auto& q : results)
+      if (q.pretrain_optimizer == r.pretrain_optimizer && q.method == r.method &&
+          q.optimizer == r.pretrain_optimizer &&
+          q.new_task.status == stats::SelectionStatus::kSuccessful)
+        return q.new_task.summary.mean;
+    return kNaN;
+  };
+  for (const auto& r : results) {
+    const bool ok = r.new_task.status == stats::SelectionStatus::kSuccessful;
+    const double gap = ok ? r.new_task.summary.mean - matched_mean(r) : kNaN;
+    md << fmt::format("| {} | {} | {} | {} | {} | {} | {} ({}) |\n", r.pretrain_optimizer,
+                      r.method_name, r.rank > 0 ? std::to_string(r.rank) : "—",
+                      ok ? fmt::format("{}", r.new_task.lr) : "all diverged",
+                      ok ? pm(r.new_task.summary) : "—",
+                      std::isfinite(gap) ? fmt::format("{:+.4f}", gap) : "—", r.runs, r.diverged);
+  }
+  const auto gaps = mismatch_gaps(results);
+  if (!gaps.empty()) {
+    md << "\nMismatch gap and LoRA's mitigation (gap = mismatched − matched; shrink = 1 − "
+          "LoRA gap / Full gap):\n\n| pretrain | mismatched optimizer | Full gap | LoRA gap | "
+          "LoRA shrinks the gap by |\n|---|---|---|---|---|\n";
+    for (const auto& g : gaps)
+      md << fmt::format(
+          "| {} | {} | {:+.4f} | {:+.4f} | {} |\n", g.pretrain_optimizer, g.mismatched_optimizer,
+          g.full_gap, g.lora_gap,
+          std::isfinite(g.shrink_percent) ? fmt::format("{:.1f}%", g.shrink_percent) : "—");
+  }
+
+  md << "\n## Table 5 analogue: old task after fine-tuning (study `" << study << "`)\n\n"
+     << "Old-task (pretraining corpus) "
+     << (normalized ? "val ppl / pretrained old val ppl" : "val ppl")
+     << " at the learning rate selected on the new task; higher means more forgetting.\n\n"
+     << "| pretrain | method | rank | lr | old-task ppl |\n|---|---|---|---|---|\n";
+  for (const auto& r : results) {
+    const bool ok = r.new_task.status == stats::SelectionStatus::kSuccessful;
+    md << fmt::format("| {} | {} | {} | {} | {} |\n", r.pretrain_optimizer, r.method_name,
+                      r.rank > 0 ? std::to_string(r.rank) : "—",
+                      ok ? fmt::format("{}", r.new_task.lr) : "—", ok ? pm(r.old_task) : "—");
+  }
+
+  // LoRA rank study: every study whose LoRA methods have several ranks.
+  for (const auto& st : spec.finetune) {
+    bool multi = false;
+    for (const auto& m : st.methods) multi = multi || (m.method == "lora" && m.ranks.size() > 1);
+    if (!multi) continue;
+    const auto rr = study_results(spec, runs, st.name, -1);
+    md << "\n## LoRA rank (study `" << st.name << "`, α = as in the spec)\n\n"
+       << "| pretrain | method | rank | best lr | new-task ppl | old-task ppl |\n"
+          "|---|---|---|---|---|---|\n";
+    for (const auto& r : rr) {
+      if (r.method != "lora") continue;
+      const bool ok = r.new_task.status == stats::SelectionStatus::kSuccessful;
+      md << fmt::format("| {} | {} | {} | {} | {} | {} |\n", r.pretrain_optimizer, r.method_name,
+                        r.rank, ok ? fmt::format("{}", r.new_task.lr) : "—",
+                        ok ? pm(r.new_task.summary) : "—", ok ? pm(r.old_task) : "—");
+    }
+  }
+
+  md << "\n## Table 17 analogue: distance to the pretrained weights\n\n"
+        "Not produced by this version of muft-sweep: it needs the analyzer's checkpoint "
+        "distances (see docs/experiments.md).\n";
+  return md.str();
+}
+
+}  // namespace muft::sweep
