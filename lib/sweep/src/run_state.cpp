@@ -138,7 +138,7 @@ RunStatus inspect_run(const std::string& dir) {
   return st;
 }
 
-void write_file_atomic(const std::string& path, const std::string& text) {
+void write_file_atomic(const std::string& path, const std::string& text, bool durable) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw std::runtime_error("cannot write '" + tmp + "': " + std::strerror(errno));
@@ -152,7 +152,7 @@ void write_file_atomic(const std::string& path, const std::string& text) {
     }
     off += static_cast<std::size_t>(n);
   }
-  ::fsync(fd);
+  if (durable) ::fsync(fd);
   ::close(fd);
   if (std::rename(tmp.c_str(), path.c_str()) != 0)
     throw std::runtime_error("cannot rename '" + tmp + "' to '" + path +

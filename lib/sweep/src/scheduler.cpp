@@ -238,7 +238,7 @@ SweepSummary run_sweep(const std::vector<RunSpec>& selected, const std::vector<R
     const bool resume = !scratch;
     const auto args = trainer_argv(options.trainer, options.interface, r, ckpt, resume);
     nlohmann::json sj = {{"id", r.id}, {"kind", to_string(r.kind)}, {"argv", args}};
-    write_file_atomic(r.dir + "/sweep.json", sj.dump(2) + "\n");
+    write_file_atomic(r.dir + "/sweep.json", sj.dump(2) + "\n", /*durable=*/false);
     std::vector<char*> argv;
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);

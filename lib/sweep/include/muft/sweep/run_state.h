@@ -37,8 +37,9 @@ RunStatus inspect_run(const std::string& dir);
 /// Checkpoint files DIR/checkpoints/step_NNNNNN.h5, sorted by step.
 std::vector<std::string> list_checkpoints(const std::string& dir);
 
-/// Writes `text` to PATH via PATH.tmp.<pid> + fsync + rename(2). Throws std::runtime_error.
-void write_file_atomic(const std::string& path, const std::string& text);
+/// Writes `text` to PATH via PATH.tmp.<pid> + rename(2), with fsync before the rename when
+/// `durable` (survives a power cut, not only a killed process). Throws std::runtime_error.
+void write_file_atomic(const std::string& path, const std::string& text, bool durable = true);
 
 /// Writes DIR/status.json = {"status": status, "reason": reason, "written_by": "muft-sweep"}.
 void write_status(const std::string& dir, const std::string& status, const std::string& reason);

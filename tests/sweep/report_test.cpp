@@ -1,0 +1,100 @@
+#include "muft/sweep/report.h"
+
+#include <cmath>
+
+#include <gtest/gtest.h>
+
+namespace muft::sweep {
+namespace {
+
+ExperimentSpec Spec() {
+  return parse_spec(R"(
+name = "r"
+[[pretrain]]
+name = "lm"
+optimizers = ["adam"]
+[[finetune]]
+name = "s"
+from = "lm"
+seeds = [0, 1]
+[[finetune.methods]]
+name = "full-adam"
+method = "full"
+optimizer = "adam"
+lrs = [0.1, 0.2]
+[[finetune.methods]]
+name = "full-muon"
+method = "full"
+optimizer = "muon"
+lrs = [0.1]
+[[finetune.methods]]
+name = "lora-adam"
+method = "lora"
+optimizer = "adam"
+lrs = [0.1]
+ranks = [8]
+[[finetune.methods]]
+name = "lora-muon"
+method = "lora"
+optimizer = "muon"
+lrs = [0.1]
+ranks = [8]
+)",
+                    "mem");
+}
+
+/// A completed run whose val ppl goes from `initial` (step 0) to `final`.
+CollectedRun Made(const RunSpec& spec, double initial, double final, bool completed = true) {
+  CollectedRun r;
+  r.spec = spec;
+  r.status.state = completed ? RunState::kCompleted : RunState::kDiverged;
+  r.metric_columns = {"step", "val_ppl", "old_val_ppl"};
+  r.metrics = {{0, 10}, {initial, final}, {20.0, 30.0}};
+  return r;
+}
+
+TEST(ReportTest, Table1GapsHandComputed) {
+  const auto spec = Spec();
+  std::vector<CollectedRun> runs;
+  // Normalized final ppl (final / initial, initial = 10):
+  //   full-adam lr 0.1: {0.50, 0.60} mean 0.55; lr 0.2: {0.40, nan (diverged)} -> not selectable
+  //   full-muon: {0.80, 0.90} mean 0.85  -> Full gap = 0.85 - 0.55 = 0.30
+  //   lora-adam: {0.60, 0.60} mean 0.60; lora-muon: {0.70, 0.66} mean 0.68 -> LoRA gap 0.08
+  //   shrink = 100 (1 - 0.08/0.30) = 73.333...%
+  const std::map<std::string, std::vector<double>> finals = {{"full-adam/lr0.1", {5.0, 6.0}},
+                                                             {"full-adam/lr0.2", {4.0, 1.0}},
+                                                             {"full-muon/lr0.1", {8.0, 9.0}},
+                                                             {"lora-adam-r8/lr0.1", {6.0, 6.0}},
+                                                             {"lora-muon-r8/lr0.1", {7.0, 6.6}}};
+  for (const auto& spec_run : expand_grid(spec)) {
+    if (spec_run.kind == RunKind::kPretrain) {
+      runs.push_back(Made(spec_run, 10, 10));
+      continue;
+    }
+    for (const auto& [key, vals] : finals) {
+      if (spec_run.id.find("/" + key + "-s") == std::string::npos) continue;
+      const bool diverged = key == "full-adam/lr0.2" && spec_run.seed == 1;
+      runs.push_back(
+          Made(spec_run, 10.0, vals[static_cast<std::size_t>(spec_run.seed)], !diverged));
+    }
+  }
+  ASSERT_EQ(runs.size(), 1u + 10u);
+  const auto res = study_results(spec, runs, "s", 0);
+  ASSERT_EQ(res.size(), 4u);
+  EXPECT_EQ(res[0].method_name, "full-adam");
+  EXPECT_EQ(res[0].new_task.lr, 0.1);  // lr 0.2 has the better single run but a diverged seed
+  EXPECT_NEAR(res[0].new_task.summary.mean, 0.55, 1e-12);
+  EXPECT_EQ(res[0].diverged, 1u);
+  EXPECT_NEAR(res[0].old_task.mean, 1.5, 1e-12);  // 30/20
+  const auto gaps = mismatch_gaps(res);
+  ASSERT_EQ(gaps.size(), 1u);
+  EXPECT_EQ(gaps[0].mismatched_optimizer, "muon");
+  EXPECT_NEAR(gaps[0].full_gap, 0.30, 1e-12);
+  EXPECT_NEAR(gaps[0].lora_gap, 0.08, 1e-12);
+  EXPECT_NEAR(gaps[0].shrink_percent, 100.0 * (1.0 - 0.08 / 0.30), 1e-9);
+  const std::string md = markdown_report(spec, runs);
+  EXPECT_NE(md.find("73.3%"), std::string::npos) << md;
+}
+
+}  // namespace
+}  // namespace muft::sweep

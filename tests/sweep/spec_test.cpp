@@ -1,0 +1,89 @@
+#include "muft/sweep/spec.h"
+
+#include <gtest/gtest.h>
+
+namespace muft::sweep {
+namespace {
+
+const char* kSpec = R"(
+name = "t"
+out_dir = "out"
+[trainer]
+args = ["--device", "cpu"]
+[[pretrain]]
+name = "lm"
+optimizers = ["adam", "muon"]
+seeds = [0, 1]
+steps = 100
+eval_every = 10
+[pretrain.optimizer_args]
+adam = ["--lr", "0.003"]
+[[finetune]]
+name = "sweep"
+from = "lm"
+from_seeds = [0]
+seeds = [0, 1, 2]
+[[finetune.methods]]
+name = "lora-muon"
+method = "lora"
+optimizer = "muon"
+lrs = [1e-3, 3e-3]
+ranks = [4, 8]
+)";
+
+TEST(SpecTest, ParsesEveryField) {
+  const ExperimentSpec s = parse_spec(kSpec, "mem.toml");
+  EXPECT_EQ(s.name, "t");
+  EXPECT_EQ(s.out_dir, "out");
+  EXPECT_EQ(s.trainer.common_args, (std::vector<std::string>{"--device", "cpu"}));
+  ASSERT_EQ(s.pretrain.size(), 1u);
+  EXPECT_EQ(s.pretrain[0].seeds, (std::vector<long>{0, 1}));
+  EXPECT_EQ(s.pretrain[0].optimizer_args.at("adam"), (std::vector<std::string>{"--lr", "0.003"}));
+  ASSERT_EQ(s.finetune.size(), 1u);
+  EXPECT_EQ(s.finetune[0].from_seeds, (std::vector<long>{0}));
+  ASSERT_EQ(s.finetune[0].methods.size(), 1u);
+  EXPECT_EQ(s.finetune[0].methods[0].lrs, (std::vector<double>{1e-3, 3e-3}));
+  EXPECT_EQ(s.finetune[0].methods[0].alpha, "2r");  // default: the paper's α = 2r
+}
+
+void ExpectError(const std::string& text, const std::string& fragment) {
+  try {
+    parse_spec(text, "bad.toml");
+    FAIL() << "expected an error mentioning '" << fragment << "'";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
+TEST(SpecTest, RejectsBadSpecsWithUsefulMessages) {
+  const std::string base = "name = \"t\"\n[[pretrain]]\nname = \"lm\"\noptimizers = [\"adam\"]\n";
+  ExpectError(base + "stepz = 3\n", "unknown key 'stepz'");
+  ExpectError("name = \"t\"\n", "at least one [[pretrain]]");
+  ExpectError("name = 't\n", "bad.toml:1");  // TOML syntax error with its position
+  ExpectError(base + "[[finetune]]\nname = \"f\"\nfrom = \"nope\"\n", "names no pretrain group");
+  ExpectError(base +
+                  "[[finetune]]\nname = \"f\"\nfrom = \"lm\"\n[[finetune.methods]]\nname = "
+                  "\"m\"\nmethod = \"half\"\noptimizer = \"adam\"\nlrs = [0.1]\n",
+              "\"full\" or \"lora\"");
+  ExpectError(base +
+                  "[[finetune]]\nname = \"f\"\nfrom = \"lm\"\n[[finetune.methods]]\nname = "
+                  "\"m\"\nmethod = \"full\"\noptimizer = \"adam\"\nlrs = [0.1, 0.1]\n",
+              "repeated learning rate");
+  ExpectError(base +
+                  "[[finetune]]\nname = \"f\"\nfrom = \"lm\"\n[[finetune.methods]]\nname = "
+                  "\"m\"\nmethod = \"lora\"\noptimizer = \"adam\"\nlrs = [0.1]\nalpha = \"x\"\n",
+              "alpha must be");
+  ExpectError("name = \"a b\"\n[[pretrain]]\nname = \"lm\"\noptimizers = [\"adam\"]\n",
+              "name must match");
+  EXPECT_THROW(load_spec("/nonexistent/spec.toml"), std::runtime_error);
+}
+
+TEST(SpecTest, ShippedProfilesAreValid) {
+  // data/experiments/*.toml must always parse (run from the repository root).
+  for (const char* p : {"data/experiments/smoke.toml", "data/experiments/paper-toy.toml"}) {
+    EXPECT_NO_THROW(load_spec(p)) << p;
+  }
+}
+
+}  // namespace
+}  // namespace muft::sweep
