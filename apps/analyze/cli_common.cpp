@@ -1,0 +1,163 @@
+/// \file cli_common.cpp
+/// Shared flags, output and summary of muft-analyze.
+
+#include "cli_common.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+
+namespace muft::apps::analyze {
+
+namespace an = muft::analysis;
+
+int& exit_status() {
+  static int status = 0;
+  return status;
+}
+
+void add_common_flags(CLI::App* sub, CommonFlags& f) {
+  sub->add_option("--out,-o", f.out,
+                  "Write all rows to FILE: .csv, .jsonl (.json, .ndjson) or .h5 (.hdf5), flushed "
+                  "row by row. Without it, one line per row goes to stdout.");
+  sub->add_option("--jobs,-j", f.jobs, "Parallel jobs (0 = all cores)")->capture_default_str();
+  sub->add_option("--include", f.include, "Only tensors whose name matches REGEX (repeatable)");
+  sub->add_option("--exclude", f.exclude, "Skip tensors whose name matches REGEX (repeatable)");
+  sub->add_option("--svd", f.svd,
+                  "Singular values: gram (eigenvalues of the smaller Gram matrix; fast, accurate "
+                  "for sigma^2 above ~1e-8 sigma_1^2) or exact (bidiagonal SVD)")
+      ->check(CLI::IsMember({"gram", "exact"}))
+      ->capture_default_str();
+  sub->add_flag("--fast", f.fast,
+                "Only norms and stable rank: sigma_1 by Lanczos (Spectra), no full spectrum");
+  sub->add_option("--rank-tol", f.rank_tol,
+                  "Numerical rank counts sigma_i > TOL*sigma_1 (default: max(m,n)*eps for exact, "
+                  "10*sqrt(max(m,n)*eps) for gram)");
+  sub->add_flag("--spectrum", f.spectrum, "Add the full list of singular values to every row");
+  sub->add_flag("--no-lora", f.no_lora, "Do not pair lora_A/lora_B factors into merged updates");
+  sub->add_option("--lora-alpha", f.lora_alpha,
+                  "LoRA alpha (default: adapter_config.json beside the file, else scale 1)");
+  sub->add_option("--lora-rank", f.lora_rank,
+                  "LoRA rank r in the scale alpha/r (default: adapter_config.json, else the "
+                  "factors' inner dimension)");
+  sub->add_option("--group", f.groups,
+                  "Layer group rule NAME=REGEX (repeatable, first match wins; replaces the "
+                  "defaults Q,K,V,O,MLP-up,MLP-down,embedding,head)");
+  sub->add_flag("--no-progress", f.no_progress, "No progress bar even on a terminal");
+}
+
+an::BatchOptions make_options(const CommonFlags& f) {
+  an::BatchOptions o;
+  o.metrics.method = f.fast ? an::SvdMethod::Fast : an::parse_svd_method(f.svd);
+  o.metrics.rank_tol = f.rank_tol;
+  o.metrics.keep_spectrum = f.spectrum;
+  o.include = f.include;
+  o.exclude = f.exclude;
+  o.jobs = f.jobs;
+  o.lora = !f.no_lora;
+  o.lora_alpha = f.lora_alpha;
+  o.lora_rank = f.lora_rank;
+  if (!f.groups.empty()) {
+    o.groups = an::LayerGroups();
+    for (const auto& g : f.groups) o.groups.add_rule(g);
+  }
+  std::string why;
+  if (!o.IsValid(&why)) throw std::invalid_argument(why);
+  if (f.fast && f.spectrum)
+    throw std::invalid_argument("--spectrum needs a full spectrum: drop --fast");
+  return o;
+}
+
+Output::Output(const CommonFlags& f, an::TableKind kind, const std::string& command)
+    : flags_(f), kind_(kind) {
+  tty_ = !f.no_progress && ::isatty(STDERR_FILENO);
+  if (!f.out.empty()) {
+    table_ = an::open_table_writer(
+        f.out, an::record_columns(kind, f.spectrum),
+        {{"command", "muft-analyze " + command}, {"svd", f.fast ? "fast" : f.svd}});
+  }
+}
+
+void Output::write(const an::Record& r) {
+  if (r.file != last_file_) {
+    last_file_ = r.file;
+    ++files_;
+  }
+  if (r.kind == an::RecordKind::Total) totals_.push_back(r);
+  if (table_) {
+    if (!write_error_.empty()) return;
+    try {
+      table_->write_row(an::record_cells(r, kind_, flags_.spectrum));
+    } catch (const std::exception& e) {
+      write_error_ = e.what();  // reported by finish(); later rows are not written
+    }
+    return;
+  }
+  if (tty_) std::fprintf(stderr, "\r\033[K");
+  const auto& m = r.metrics;
+  std::string line;
+  if (r.failed()) {
+    line = fmt::format("ERROR {} {}: {}", r.file, r.tensor.empty() ? r.base_tensor : r.tensor,
+                       m.reason);
+  } else if (r.is_diff) {
+    line = fmt::format(
+        "{} {} [{}] l2={:.6g} rel={:.6g} cos={:.6g} dW: sigma1={:.6g} srank={:.6g} "
+        "H={:.6g}",
+        r.file, r.tensor, kind_name(r.kind), r.diff.l2_distance, r.diff.relative_distance,
+        r.diff.cosine_distance, m.spectral_norm, m.stable_rank, m.svd_entropy);
+    if (!std::isnan(r.l2_ratio)) line += fmt::format(" l2_ratio={:.6g}", r.l2_ratio);
+  } else {
+    line = fmt::format(
+        "{}{} {} {}x{} [{}] sigma1={:.6g} fro={:.6g} srank={:.6g} H={:.6g} "
+        "erank={:.6g} {}",
+        r.run.empty() ? "" : fmt::format("{}@{} ", r.run, r.step), r.file, r.tensor, m.rows, m.cols,
+        r.group, m.spectral_norm, m.frobenius_norm, m.stable_rank, m.svd_entropy, m.effective_rank,
+        an::status_name(m.status));
+  }
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+}
+
+void Output::progress(std::size_t done, std::size_t total) {
+  if (!tty_ || total == 0) return;
+  const int width = 30;
+  const int fill = static_cast<int>(width * done / total);
+  std::fprintf(stderr, "\r[%s%s] %zu/%zu matrices", std::string(fill, '#').c_str(),
+               std::string(width - fill, '.').c_str(), done, total);
+  if (done == total) std::fprintf(stderr, "\r\033[K");
+  std::fflush(stderr);
+}
+
+int Output::finish(const an::BatchSummary& s) {
+  if (table_) table_->close();
+  if (tty_) std::fprintf(stderr, "\r\033[K");
+  std::string statuses;
+  for (const auto& [k, v] : s.by_status)
+    statuses += fmt::format("{}{} {}", statuses.empty() ? "" : ", ", v, k);
+  std::printf(
+      "muft-analyze: %zu rows in %.2f s (%s); %zu tensors skipped (rank < 2 or not floating)\n",
+      s.rows, s.seconds, statuses.empty() ? "none" : statuses.c_str(), s.skipped);
+  for (const auto& t : totals_) {
+    std::printf("  total %s: l2=%.6g relative=%.6g cosine=%.6g over %s\n", t.file.c_str(),
+                t.diff.l2_distance, t.diff.relative_distance, t.diff.cosine_distance,
+                t.metrics.reason.c_str());
+  }
+  if (!flags_.out.empty()) std::printf("  wrote %s\n", flags_.out.c_str());
+  for (const auto& e : s.errors) std::fprintf(stderr, "  error: %s\n", e.c_str());
+  if (s.failed > s.errors.size()) {
+    std::fprintf(stderr, "  ... and %zu more errors\n", s.failed - s.errors.size());
+  }
+  if (!write_error_.empty()) {
+    std::fprintf(stderr, "muft-analyze: error: writing %s failed: %s\n", flags_.out.c_str(),
+                 write_error_.c_str());
+    return 2;
+  }
+  return s.failed > 0 ? 1 : 0;
+}
+
+}  // namespace muft::apps::analyze

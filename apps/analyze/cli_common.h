@@ -1,0 +1,62 @@
+#pragma once
+/// \file cli_common.h
+/// Flags, output table, progress bar and summary shared by the muft-analyze subcommands.
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "muft/analysis/batch.h"
+#include "muft/analysis/table.h"
+
+namespace muft::apps::analyze {
+
+/// Flags every subcommand takes.
+struct CommonFlags {
+  std::string out;                   ///< --out FILE (.csv, .jsonl, .h5); empty: rows on stdout
+  int jobs = 0;                      ///< --jobs N (0 = all cores)
+  std::vector<std::string> include;  ///< --include REGEX
+  std::vector<std::string> exclude;  ///< --exclude REGEX
+  std::string svd = "gram";          ///< --svd gram|exact
+  bool fast = false;                 ///< --fast: σ₁ by Lanczos only
+  double rank_tol = -1;              ///< --rank-tol (relative to σ₁; <0: method default)
+  bool spectrum = false;             ///< --spectrum: add all singular values
+  bool no_lora = false;              ///< --no-lora: do not pair lora_A/lora_B
+  double lora_alpha = NAN;           ///< --lora-alpha
+  double lora_rank = NAN;            ///< --lora-rank
+  std::vector<std::string> groups;   ///< --group NAME=REGEX (replaces the defaults)
+  bool no_progress = false;          ///< --no-progress
+};
+
+/// Adds the common flags to a subcommand.
+void add_common_flags(CLI::App* sub, CommonFlags& f);
+/// BatchOptions from the flags; throws std::invalid_argument with a one-line reason.
+analysis::BatchOptions make_options(const CommonFlags& f);
+
+/// Writes records to --out (or human lines on stdout), shows progress on a terminal, and
+/// prints the summary.
+class Output {
+ public:
+  Output(const CommonFlags& f, analysis::TableKind kind, const std::string& command);
+  /// The sink to hand to the runner.
+  void write(const analysis::Record& r);
+  /// Progress callback (no-op unless stderr is a terminal).
+  void progress(std::size_t done, std::size_t total);
+  /// Prints the summary; returns the exit status (0 ok, 1 some rows failed).
+  int finish(const analysis::BatchSummary& s);
+
+ private:
+  const CommonFlags& flags_;
+  analysis::TableKind kind_;
+  std::unique_ptr<analysis::TableWriter> table_;
+  bool tty_ = false;
+  std::vector<analysis::Record> totals_;  ///< diff totals, echoed in the summary
+  std::size_t files_ = 0;
+  std::string last_file_;
+  std::string write_error_;  ///< first output failure; rows after it are dropped
+};
+
+}  // namespace muft::apps::analyze

@@ -1,0 +1,54 @@
+/// \file diff_cmd.cpp
+/// `muft-analyze diff --base BASE CKPT...`
+
+#include <memory>
+
+#include "cli_common.h"
+#include "commands.h"
+#include "muft/analysis/inputs.h"
+
+namespace muft::apps::analyze {
+
+namespace an = muft::analysis;
+
+void register_diff(CLI::App& app) {
+  struct State {
+    CommonFlags flags;
+    an::DiffOptions diff;
+    std::vector<std::string> inputs;
+    bool no_missing = false;
+  };
+  auto st = std::make_shared<State>();
+  CLI::App* sub = app.add_subcommand(
+      "diff",
+      "Distances of checkpoints from a base, per tensor and in total: l2 ||W-W0||_F, relative "
+      "||W-W0||_F/||W0||_F, cosine 1-<W,W0>/(||W|| ||W0||), and the spectral metrics of "
+      "dW = W - W0 (the metric columns of diff rows describe dW). LoRA adapters are merged as "
+      "W0 + s*B*A without forming the product.");
+  sub->add_option("--base,-b", st->diff.base, "Base checkpoint W0")->required();
+  sub->add_option("checkpoints", st->inputs, "Checkpoints (files, directories or globs)")
+      ->required();
+  sub->add_option("--map", st->diff.map_rules,
+                  "Name rule 'regex=>replacement' from checkpoint to base names (repeatable, "
+                  "applied in order; $1 back-references)");
+  sub->add_option("--relative-to", st->diff.relative_to,
+                  "Reference checkpoint REF: add l2/relative/cosine ratios to REF's distances "
+                  "from the base (REF = 1.0x)");
+  sub->add_flag("--no-missing", st->no_missing,
+                "Do not report base tensors absent from a checkpoint as errors");
+  add_common_flags(sub, st->flags);
+  sub->callback([st] {
+    an::BatchOptions opts = make_options(st->flags);
+    st->diff.report_missing = !st->no_missing;
+    std::vector<std::string> errors;
+    const std::vector<std::string> paths = an::expand_inputs(st->inputs, &errors);
+    if (!errors.empty()) throw std::invalid_argument(errors.front());
+    Output out(st->flags, an::TableKind::Diff, "diff");
+    opts.progress = [&out](std::size_t d, std::size_t t) { out.progress(d, t); };
+    const an::BatchSummary s =
+        an::run_diff(paths, st->diff, opts, [&out](const an::Record& r) { out.write(r); });
+    exit_status() = out.finish(s);
+  });
+}
+
+}  // namespace muft::apps::analyze
