@@ -222,8 +222,7 @@ void write_checkpoint(const std::string& path, const Checkpoint& ckpt) {
   try {
     detail::Hdf5Lock lock;
     {
-      Handle fapl(check_id(H5Pcreate(H5P_FILE_ACCESS), tmp, "cannot create file access list"),
-                  H5Pclose);
+      Handle fapl = detail::file_access_plist(tmp);
       // 1.8 object headers: needed for creation-order tracking, readable by any HDF5 >= 1.8.
       check_err(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_LATEST), tmp,
                 "cannot set library version bounds");
@@ -264,8 +263,9 @@ Checkpoint read_checkpoint(const std::string& path) {
     throw std::runtime_error(fmt::format(
         "{}: {}", path, is_h5 == 0 ? "not an HDF5 file, so not a muft checkpoint" : "cannot open"));
   }
+  Handle fapl = detail::file_access_plist(path);
   Handle file(
-      check_id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path, "cannot open HDF5 file"),
+      check_id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), path, "cannot open HDF5 file"),
       H5Fclose);
   const hid_t f = file.get();
   detail::check_muft_format(f, path);

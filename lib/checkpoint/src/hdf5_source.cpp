@@ -101,8 +101,9 @@ class Hdf5Source final : public TensorSource {
  public:
   explicit Hdf5Source(const std::string& path) : path_(path) {
     Hdf5Lock lock;
+    Handle fapl = file_access_plist(path);
     file_ = Handle(
-        check_id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path, "cannot open HDF5 file"),
+        check_id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), path, "cannot open HDF5 file"),
         H5Fclose);
     std::vector<Entry> entries;
     muft_ = has_attribute(file_.get(), "muft_format");

@@ -42,6 +42,15 @@ std::string hdf5_error_detail() {
   return detail;
 }
 
+Handle file_access_plist(const std::string& file) {
+  Handle fapl(check_id(H5Pcreate(H5P_FILE_ACCESS), file, "cannot create file access list"),
+              H5Pclose);
+#if H5_VERSION_GE(1, 10, 7)
+  check_err(H5Pset_file_locking(fapl.get(), true, true), file, "cannot set file locking");
+#endif
+  return fapl;
+}
+
 hid_t check_id(hid_t id, const std::string& file, const std::string& what) {
   if (id < 0) {
     const std::string detail = hdf5_error_detail();

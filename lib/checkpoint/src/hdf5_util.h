@@ -61,6 +61,11 @@ class Handle {
   Closer closer_ = nullptr;
 };
 
+/// A file-access property list for muft's files: file locking is used where
+/// the file system supports it and silently skipped where it does not (NFS,
+/// some container mounts), instead of failing the open.
+Handle file_access_plist(const std::string& file);
+
 /// The innermost message on the current HDF5 error stack ("" if none).
 std::string hdf5_error_detail();
 /// Throws std::runtime_error("<file>: <what>[: <hdf5 detail>]") when id < 0.

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer target of the safetensors header parser with clang
+# (ASan + UBSan) and runs it for SECONDS seconds (default 60), seeded with the
+# test fixtures. Crashes are written to build-fuzz/crashes/ and the script
+# exits non-zero. Usage: scripts/fuzz.sh [SECONDS] [extra libFuzzer flags...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${1:-60}"
+shift || true
+build=build-fuzz
+CC=clang CXX=clang++ cmake -S . -B "$build" -DMUFT_FUZZ=ON -DMUFT_BUILD_TESTS=OFF \
+  -DMUFT_BUILD_APPS=OFF -DMUFT_WITH_TORCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_SKIP_INSTALL_RULES=ON >/dev/null
+cmake --build "$build" --target fuzz_safetensors_header -j2
+mkdir -p "$build/corpus" "$build/crashes"
+find tests/checkpoint/fixtures -name '*.safetensors' -exec cp {} "$build/corpus/" \;
+echo "fuzz: running fuzz_safetensors_header for ${secs}s" >&2
+"$build/fuzz/fuzz_safetensors_header" "$build/corpus" \
+  -dict=tests/fuzz/safetensors.dict -max_total_time="$secs" -max_len=4096 \
+  -artifact_prefix="$build/crashes/" -print_final_stats=1 "$@"
