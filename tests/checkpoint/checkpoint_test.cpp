@@ -78,6 +78,33 @@ TEST(CheckpointTest, RoundTripIsBitExact) {
   EXPECT_EQ(files, 1);
 }
 
+TEST(CheckpointTest, MetadataOnlyRead) {
+  ScratchDir dir;
+  const std::string path = dir.file("meta.h5");
+  const Checkpoint ck = sample_checkpoint();
+  write_checkpoint(path, ck);
+  const Checkpoint meta = read_checkpoint_metadata(path);
+  EXPECT_EQ(meta.step, ck.step);
+  EXPECT_EQ(meta.config, ck.config);
+  EXPECT_EQ(meta.metrics, ck.metrics);
+  EXPECT_TRUE(meta.parameters.empty());
+  EXPECT_TRUE(meta.rng_state.empty());
+}
+
+// Damaged files (a crash during a non-atomic copy, a full disk) give an error, not a crash.
+TEST(CheckpointTest, TruncatedFileIsAnError) {
+  ScratchDir dir;
+  const std::string path = dir.file("full.h5");
+  write_checkpoint(path, sample_checkpoint());
+  const std::string bytes = testing::read_file(path);
+  for (const std::size_t keep :
+       {std::size_t{0}, std::size_t{8}, std::size_t{100}, bytes.size() / 2, bytes.size() - 1}) {
+    const std::string cut = dir.file("cut" + std::to_string(keep) + ".h5");
+    testing::write_file(cut, bytes.substr(0, keep));
+    EXPECT_THROW(read_checkpoint(cut), std::runtime_error) << keep;
+  }
+}
+
 TEST(CheckpointTest, EmptyCheckpointRoundTrips) {
   ScratchDir dir;
   const std::string path = dir.file("empty.h5");

@@ -255,7 +255,9 @@ void write_checkpoint(const std::string& path, const Checkpoint& ckpt) {
   }
 }
 
-Checkpoint read_checkpoint(const std::string& path) {
+namespace {
+
+Checkpoint read_impl(const std::string& path, bool tensors) {
   detail::Hdf5Lock lock;
   const htri_t is_h5 = H5Fis_hdf5(path.c_str());
   if (is_h5 <= 0) {
@@ -282,6 +284,7 @@ Checkpoint read_checkpoint(const std::string& path) {
   };
   ck.config = parse("config");
   ck.metrics = parse("metrics");
+  if (!tensors) return ck;
   ck.parameters = read_group(f, "parameters", path, true);
   ck.optimizer_state = read_group(f, "optimizer", path, false);
   if (H5Lexists(f, "rng_state", H5P_DEFAULT) > 0) {
@@ -292,6 +295,16 @@ Checkpoint read_checkpoint(const std::string& path) {
     ck.rng_state = std::move(rng.bytes);
   }
   return ck;
+}
+
+}  // namespace
+
+Checkpoint read_checkpoint(const std::string& path) {
+  return read_impl(path, true);
+}
+
+Checkpoint read_checkpoint_metadata(const std::string& path) {
+  return read_impl(path, false);
 }
 
 }  // namespace muft::checkpoint

@@ -36,5 +36,8 @@ struct Checkpoint {
 void write_checkpoint(const std::string& path, const Checkpoint& ckpt);
 /// Reads everything back; throws std::runtime_error on a file that is not a muft checkpoint.
 Checkpoint read_checkpoint(const std::string& path);
+/// Reads only step, config and metrics (tensor vectors and rng_state left
+/// empty): cheap, for collecting results from many runs. Same errors as read_checkpoint.
+Checkpoint read_checkpoint_metadata(const std::string& path);
 
 }  // namespace muft::checkpoint
