@@ -40,8 +40,11 @@ struct EndPoint {
 
 EndPoint run_end(const Regression& p, const OptimizerSpec& spec, const Eigen::MatrixXd& wmax,
                  const Eigen::MatrixXd& w2, long steps, Trajectory* keep = nullptr) {
-  const std::vector<long> rec =
-      keep != nullptr ? record_schedule(steps, 80) : std::vector<long>{0, steps};
+  std::vector<long> rec{0, steps};
+  if (keep != nullptr) {  // every step: the figure draws envelopes of oscillating distances
+    rec.resize(static_cast<std::size_t>(steps) + 1);
+    for (long t = 0; t <= steps; ++t) rec[static_cast<std::size_t>(t)] = t;
+  }
   const Trajectory tr =
       run_optimizer(p, Eigen::MatrixXd::Zero(p.rows(), p.cols()), spec, steps, rec,
                     {Reference{"w_star_max", wmax, DistanceNorm::kFrobenius},
