@@ -102,7 +102,7 @@ shutil.move(RUNS, os.path.join(T, "runs_ref"))
 
 phase("SIGKILL")
 # 2. SIGKILL muft-sweep in the middle of the grid, then restart.
-env = dict(os.environ, FAKE_TRAIN_SLEEP="0.02")
+env = dict(os.environ, FAKE_TRAIN_SLEEP="0.05")
 proc = subprocess.Popen([SWEEP, "run", SPEC, "--jobs", "4", "--trainer", FAKE], env=env,
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 deadline = time.time() + 60
@@ -125,10 +125,20 @@ for _ in range(200):
     time.sleep(0.02)
 else:
     raise AssertionError("trainer children still running after the sweep was killed")
+# Runs that had saved a checkpoint when the sweep died must only ever be resumed afterwards
+# (a run killed before its first checkpoint legitimately starts again from scratch).
+def has_ckpt(d):
+    c = os.path.join(d, "checkpoints")
+    return os.path.isdir(c) and any(n.endswith(".h5") for n in os.listdir(c))
+
+
+with_ckpt = {d for d in run_dirs(RUNS) if has_ckpt(d)}
+interrupted = {d for d in with_ckpt if status_of(d) == "running"}
+assert interrupted, "no run was interrupted mid-way: the kill came too late to test resume"
 p = sweep("run", "--jobs", "4", check=0)
 c = counts(p.stdout)
 assert c["done"] >= len(done_before), c
-assert c["resumed"] >= 1, c  # at least the run seen mid-way resumed from its checkpoint
+assert c["resumed"] == len(interrupted), (c, interrupted)  # each resumed from its checkpoint
 assert c["done"] + c["completed"] + c["diverged"] == 30, c
 for d, metrics in done_before.items():
     assert open(os.path.join(d, "metrics.csv")).read() == metrics, d  # finished results kept
@@ -136,7 +146,8 @@ for d in run_dirs(RUNS):
     inv = invocations(d)
     finals = [x for x in inv if x in ("completed",) or x.startswith("diverged")]
     assert len(finals) == 1, (d, inv)  # nothing trained to the end twice
-    assert inv.count("fresh") == 1, (d, inv)  # once started, only resumed, never restarted
+    if d in with_ckpt:
+        assert inv.count("fresh") == 1, (d, inv)  # once checkpointed, only resumed
 collect_to(os.path.join(T, "killed"))
 same_outputs(os.path.join(T, "ref"), os.path.join(T, "killed"))
 
