@@ -18,7 +18,8 @@ std::string tag(int i, int m, int n) {
 // requires error <= sign-descent bound + rounding, with the bound shrinking along the grid.
 void converge_and_compare(Tally& tally, const Regression& p, const Eigen::MatrixXd& W_init,
                           const OptimizerSpec& spec, double r0, const Eigen::MatrixXd& claimed,
-                          DistanceNorm norm, const std::string& label, CheckRecord* rec) {
+                          DistanceNorm norm, const std::string& label, CheckRecord* rec,
+                          std::vector<double>* worst_by_T) {
   const auto& grid = convergence_grid();
   Trajectory full;
   const std::vector<double> errs =
@@ -30,6 +31,8 @@ void converge_and_compare(Tally& tally, const Regression& p, const Eigen::Matrix
     const double b = sign_descent_bound(r0, s, grid[g]) + roundoff(r0 + max_norm(claimed), grid[g]);
     bounds.push_back(b);
     tally.compare(errs[g], b, label + " at T=" + std::to_string(grid[g]));
+    worst_by_T->resize(grid.size(), 0.0);
+    (*worst_by_T)[g] = std::max((*worst_by_T)[g], errs[g]);
     if (g > 0) tally.require(bounds[g] < bounds[g - 1], label + ": bound does not shrink with T");
   }
   if (rec != nullptr) {
@@ -44,6 +47,13 @@ void converge_and_compare(Tally& tally, const Regression& p, const Eigen::Matrix
     rec->add(spec.label + "_W_final", full.W_final);
     rec->add_scalar(spec.label + "_eta0", spec.schedule.eta0);
     rec->add_scalar(spec.label + "_power", spec.schedule.power);
+  }
+}
+
+// Metrics "<key>_T<T>": the worst error over instances at each grid T (shows the shrinkage).
+void add_by_T(CheckResult* r, const std::string& key, const std::vector<double>& by_T) {
+  for (std::size_t g = 0; g < by_T.size(); ++g) {
+    r->metrics.emplace_back(key + "_T" + std::to_string(convergence_grid()[g]), by_T[g]);
   }
 }
 
@@ -104,6 +114,7 @@ namespace {
 CheckResult single_sample_theorem(const CheckOptions& o, bool sign_geometry) {
   CheckResult r;
   Tally tally(&r);
+  std::vector<double> worst_by_T;
   InstanceSampler smp(check_seed(o, sign_geometry ? 2 : 3));
   double worst_min_gap = 0.0;
   for (int i = 0; i < o.instances; ++i) {
@@ -124,7 +135,7 @@ CheckResult single_sample_theorem(const CheckOptions& o, bool sign_geometry) {
     rec.name = "instance_" + std::to_string(i);
     const bool keep = i < 2;
     converge_and_compare(tally, p, Eigen::MatrixXd::Zero(m, n), spec, r0, claimed, norm,
-                         tag(i, m, n), keep ? &rec : nullptr);
+                         tag(i, m, n), keep ? &rec : nullptr, &worst_by_T);
     // Minimum-norm claim against an independent solver.
     const bool sign_claim = sign_geometry != wrong;
     const double claimed_min =
@@ -176,6 +187,7 @@ CheckResult single_sample_theorem(const CheckOptions& o, bool sign_geometry) {
   }
   r.instances = o.instances;
   r.metrics.emplace_back("worst_min_norm_gap", worst_min_gap);
+  add_by_T(&r, "worst_error", worst_by_T);
   return r;
 }
 
@@ -191,6 +203,7 @@ CheckResult check_thm32_muon(const CheckOptions& o) {
 CheckResult check_prop_d4(const CheckOptions& o) {
   CheckResult r;
   Tally tally(&r);
+  std::vector<double> worst_sign_by_T, worst_mu_by_T;
   InstanceSampler smp(check_seed(o, 4));
   for (int i = 0; i < o.instances; ++i) {
     auto [m, n] = smp.shape(i);
@@ -209,10 +222,10 @@ CheckResult check_prop_d4(const CheckOptions& o) {
     const bool keep = i == 0;
     converge_and_compare(tally, p, ft.W0, mism ? muon_exact_optimizer(ss) : signgd_optimizer(ss),
                          rs, lim_s, DistanceNorm::kMax, tag(i, m, n) + " SignGD",
-                         keep ? &rec : nullptr);
+                         keep ? &rec : nullptr, &worst_sign_by_T);
     converge_and_compare(tally, p, ft.W0, mism ? signgd_optimizer(sm) : muon_exact_optimizer(sm),
                          rm, lim_mu, DistanceNorm::kSpectral, tag(i, m, n) + " Muon",
-                         keep ? &rec : nullptr);
+                         keep ? &rec : nullptr, &worst_mu_by_T);
     // Optimality of the corrections among {D : D z = r0}.
     const MinNormResult lp = min_max_norm_lp(ft.z, r0);
     tally.compare(std::abs(max_norm(lim_s - ft.W0) - lp.value), 1e-9 * (1.0 + lp.value),
@@ -230,6 +243,8 @@ CheckResult check_prop_d4(const CheckOptions& o) {
       r.records.push_back(rec);
     }
   }
+  add_by_T(&r, "signgd_worst_error", worst_sign_by_T);
+  add_by_T(&r, "muon_worst_error", worst_mu_by_T);
   r.instances = o.instances;
   return r;
 }
