@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <exception>
@@ -88,7 +89,7 @@ int run_checks(const std::vector<std::string>& only, int instances, unsigned lon
       if (c == nullptr) {
         throw std::invalid_argument("unknown check '" + name + "' (see muft-verify --list)");
       }
-      selected.push_back(c);
+      if (std::find(selected.begin(), selected.end(), c) == selected.end()) selected.push_back(c);
     }
   }
   // Open the outputs before the work so that a bad path fails fast.
