@@ -48,6 +48,18 @@ with h5py.File(H5, "r") as f:
     }
     m, n = g["w_star_max"].shape
     power = float(g["power"][()])
+    # Independent recomputation from the stored inputs: the closed forms and the final distances.
+    x, y = np.asarray(g["x"]), np.asarray(g["y"])
+    w_max = np.outer(y, np.sign(x)) / np.abs(x).sum()
+    w_2 = np.outer(y, x) / (x @ x)
+    assert np.allclose(w_max, g["w_star_max"], rtol=1e-12, atol=1e-15), "W*_max mismatch"
+    assert np.allclose(w_2, g["w_star_2"], rtol=1e-12, atol=1e-15), "W*_2 mismatch"
+    for key, *_ in OPTIMIZERS:
+        w_final = np.asarray(g[f"{key}_W_final"])
+        d = np.linalg.norm(w_final - w_max) / np.linalg.norm(w_max)
+        assert abs(d - data[key]["to_max"][-1]) <= 1e-9 * max(1.0, d), f"{key}: distance mismatch"
+        print(f"{key:>10}: final rel. distance to W*_max {d:.3e}, to W*_2 "
+              f"{np.linalg.norm(w_final - w_2) / np.linalg.norm(w_2):.3e}")
 
 # %%
 floor = 1e-16  # log axes: exact zeros are drawn at this floor
