@@ -4,9 +4,10 @@
 ///
 /// Three algorithms, chosen for speed at a stated accuracy (docs/analyzer.md):
 ///  - gram_singular_values: eigenvalues of the smaller Gram matrix (W Wᵀ or WᵀW), accumulated in
-///    double with BLAS-3 (dsyrk) and solved with LAPACK dsyevd. σᵢ² is accurate to about
-///    k·ε·σ₁² absolutely (k = max(m, n)), i.e. σᵢ² below ~1e-8·σ₁² is rounding noise; the
-///    sums Σσᵢ² and Σσᵢ² log σᵢ² that stable rank and entropy need are accurate to ~1e-12.
+///    double with BLAS-3 (dsyrk) and solved with LAPACK dsyev_2stage (eigenvalues only). σᵢ² is
+///    accurate to about k·ε·σ₁² absolutely (k = max(m, n)), i.e. σᵢ² below ~1e-8·σ₁² is rounding
+///    noise; the sums Σσᵢ² and Σσᵢ² log σᵢ² that stable rank and entropy need are accurate to
+///    ~1e-12.
 ///  - exact_singular_values: bidiagonal SVD (LAPACK dgesdd, Eigen BDCSVD without OpenBLAS),
 ///    accurate to ~ε·σ₁ absolutely for every σᵢ.
 ///  - top_singular_value: σ₁ only, by Lanczos (Spectra SymEigsSolver) on the smaller Gram

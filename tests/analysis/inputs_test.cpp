@@ -1,0 +1,73 @@
+/// \file inputs_test.cpp
+/// Expansion of files, directories and globs; steps from file names.
+
+#include "muft/analysis/inputs.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+namespace muft::analysis {
+namespace {
+
+namespace fs = std::filesystem;
+
+class InputsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::path(::testing::TempDir()) / "muft_inputs_test";
+    fs::remove_all(root_);
+    for (const char* f :
+         {"a/x.safetensors", "a/sub/y.h5", "a/notes.txt", "b/model.safetensors.index.json",
+          "b/model-00001-of-00002.safetensors", "b/model-00002-of-00002.safetensors",
+          "run/checkpoints/step_000100.h5", "run/checkpoints/step_000020.h5"}) {
+      fs::create_directories((root_ / f).parent_path());
+      std::ofstream(root_ / f) << "x";
+    }
+  }
+  void TearDown() override { fs::remove_all(root_); }
+  std::string p(const char* rel) const { return (root_ / rel).string(); }
+  fs::path root_;
+};
+
+TEST_F(InputsTest, DirectoriesRecursiveIndexReplacesShards) {
+  std::vector<std::string> errors;
+  const auto got = expand_inputs({p("a"), p("b")}, &errors);
+  EXPECT_TRUE(errors.empty());
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0], p("a/x.safetensors"));
+  EXPECT_EQ(got[1], p("a/sub/y.h5"));
+  EXPECT_EQ(got[2], p("b/model.safetensors.index.json"));
+}
+
+TEST_F(InputsTest, GlobsFilesAndMisses) {
+  std::vector<std::string> errors;
+  const auto got =
+      expand_inputs({(root_ / "run/checkpoints/step_*.h5").string(), p("a/x.safetensors"),
+                     p("a/x.safetensors"), (root_ / "nothing*.h5").string()},
+                    &errors);
+  ASSERT_EQ(got.size(), 3u);  // duplicate removed
+  EXPECT_EQ(got[0], p("run/checkpoints/step_000020.h5"));
+  EXPECT_EQ(got[1], p("run/checkpoints/step_000100.h5"));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("matches no file"), std::string::npos);
+}
+
+TEST_F(InputsTest, RunCheckpoints) {
+  std::vector<std::string> errors;
+  const auto got = run_checkpoints(p("run"), &errors);
+  EXPECT_EQ(got.size(), 2u);
+  EXPECT_TRUE(run_checkpoints(p("nope"), &errors).empty());
+  EXPECT_EQ(errors.size(), 1u);
+}
+
+TEST(StepFromNameTest, Patterns) {
+  EXPECT_EQ(step_from_name("run/checkpoints/step_000500.h5"), 500);
+  EXPECT_EQ(step_from_name("out/checkpoint-1200/model.safetensors"), 1200);
+  EXPECT_EQ(step_from_name("ckpt_7_of_run3.h5"), 3);  // the last number wins
+  EXPECT_FALSE(step_from_name("final/model.safetensors").has_value());
+}
+
+}  // namespace
+}  // namespace muft::analysis
