@@ -318,6 +318,27 @@ TEST(SafetensorsTest, BadShardedIndexes) {
   expect_rejected(empty.file("notes.txt"), "not HDF5");
 }
 
+// A tensor larger than the reader's 16 MiB conversion chunk, starting at an
+// odd offset: every element must come out right across chunk boundaries.
+TEST(SafetensorsTest, ReadsAcrossChunkBoundaries) {
+  ScratchDir dir;
+  const std::size_t n = (std::size_t{9} << 20) / 2 + 3;  // 4.5 Mi + 3 floats: two chunks
+  NamedTensor big{"big", {static_cast<int64_t>(n)}, DType::F32, std::vector<unsigned char>(4 * n)};
+  for (std::size_t i = 0; i < n; ++i) {
+    const float v = static_cast<float>(i % 100003) - 7.5f;
+    std::memcpy(big.bytes.data() + 4 * i, &v, 4);
+  }
+  write_safetensors(dir.file("big.safetensors"),
+                    {make_tensor("pad", {3}, DType::U8, {1, 2, 3}), big});
+  const auto src = open_source(dir.file("big.safetensors"));
+  std::vector<float> v;
+  src->read("big", v);
+  ASSERT_EQ(v.size(), n);
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < n; ++i) bad += v[i] != static_cast<float>(i % 100003) - 7.5f;
+  EXPECT_EQ(bad, 0u);
+}
+
 // The analyzer reads tensors of one source from several threads.
 TEST(SafetensorsTest, ConcurrentReadsAgree) {
   ScratchDir dir;

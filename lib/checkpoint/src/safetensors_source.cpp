@@ -85,6 +85,8 @@ class MappedFile {
 };
 
 class SafetensorsSource final : public TensorSource {
+  static constexpr std::size_t kChunkBytes = std::size_t{16} << 20;
+
  public:
   explicit SafetensorsSource(const std::string& path)
       : path_(path), map_(path), header_(parse_safetensors(map_.data(), map_.size(), path)) {
@@ -116,8 +118,16 @@ class SafetensorsSource final : public TensorSource {
     out.resize(n);
     const std::size_t begin = static_cast<std::size_t>(header_.data_start + e.begin);
     const std::size_t end = static_cast<std::size_t>(header_.data_start + e.end);
-    convert_elements(map_.data() + begin, e.info.dtype, n, out.data());
-    map_.release(begin, end);
+    // Convert in chunks and drop each chunk's pages right after: resident
+    // memory stays near the output buffer, not output plus mapped input.
+    const std::size_t es = dtype_size(e.info.dtype);
+    const std::size_t chunk = kChunkBytes / es;
+    for (std::size_t i = 0; i < n; i += chunk) {
+      const std::size_t m = std::min(chunk, n - i);
+      convert_elements(map_.data() + begin + i * es, e.info.dtype, m, out.data() + i);
+      map_.release(begin + i * es, begin + (i + m) * es);
+    }
+    map_.release(begin, end);  // pages that straddled two chunks
   }
 
   std::string path_;
