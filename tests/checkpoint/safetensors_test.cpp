@@ -339,6 +339,25 @@ TEST(SafetensorsTest, ReadsAcrossChunkBoundaries) {
   EXPECT_EQ(bad, 0u);
 }
 
+TEST(SafetensorsTest, FormatDetection) {
+  ScratchDir dir;
+  // Tensor bytes that spell HDF5's signature at file offset 512.
+  const std::string sig = "\x89HDF\r\n\x1a\n";
+  std::string header = R"({"w":{"dtype":"U8","shape":[1024],"data_offsets":[0,1024]}})";
+  header.append(512 - 8 - header.size(), ' ');
+  std::string data(1024, '\0');
+  data.replace(0, sig.size(), sig);
+  const std::string bytes = image(header, data);
+  ASSERT_EQ(bytes.compare(512, sig.size(), sig), 0);
+  write_file(dir.file("sig.safetensors"), bytes);
+  EXPECT_STREQ(open_source(dir.file("sig.safetensors"))->format(), "safetensors");
+  // Without a telling extension: safetensors by content, HDF5 by signature.
+  write_file(dir.file("model.bin"), image(kOneF32, kEightBytes));
+  EXPECT_STREQ(open_source(dir.file("model.bin"))->format(), "safetensors");
+  write_file(dir.file("weights.dat"), testing::read_file(kFixtures + "/generic.h5"));
+  EXPECT_STREQ(open_source(dir.file("weights.dat"))->format(), "hdf5");
+}
+
 // The analyzer reads tensors of one source from several threads.
 TEST(SafetensorsTest, ConcurrentReadsAgree) {
   ScratchDir dir;

@@ -61,6 +61,9 @@ std::unique_ptr<TensorSource> open_source(const std::string& path) {
   }
   if (!S_ISREG(st.st_mode)) throw std::runtime_error(path + ": not a regular file or directory");
   if (ends_with(path, ".json")) return detail::open_safetensors_index(path);
+  // By extension first: HDF5's signature search also looks at offsets 512,
+  // 1024, ... where tensor bytes of a safetensors file could mimic it.
+  if (ends_with(path, ".safetensors")) return detail::open_safetensors_file(path);
   bool is_hdf5 = false;
   {
     detail::Hdf5Lock lock;
@@ -68,7 +71,6 @@ std::unique_ptr<TensorSource> open_source(const std::string& path) {
     detail::hdf5_error_detail();  // clear the error stack
   }
   if (is_hdf5) return detail::open_hdf5_source(path);
-  if (ends_with(path, ".safetensors")) return detail::open_safetensors_file(path);
   try {
     return detail::open_safetensors_file(path);
   } catch (const std::runtime_error& e) {
