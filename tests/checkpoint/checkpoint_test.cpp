@@ -206,6 +206,70 @@ TEST(CheckpointTest, RefusesFilesThatAreNotCheckpoints) {
   EXPECT_THROW(read_checkpoint(dir.file("missing.h5")), std::runtime_error);
 }
 
+// Adds dataset `link` (float32[2]) to /parameters of a checkpoint, with an
+// optional dtype attribute, as a foreign tool might.
+void add_raw_parameter(const std::string& path, const char* link, const char* dtype_attr) {
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  hsize_t dims[1] = {2};
+  const hid_t s = H5Screate_simple(1, dims, nullptr);
+  const std::string full = std::string("parameters/") + link;
+  const hid_t d =
+      H5Dcreate2(f, full.c_str(), H5T_IEEE_F32LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  ASSERT_GE(d, 0);
+  const float v[2] = {1, 2};
+  H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+  if (dtype_attr) {
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    const hid_t space = H5Screate(H5S_SCALAR);
+    const hid_t a = H5Acreate2(d, "dtype", type, space, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, type, &dtype_attr);
+    H5Aclose(a);
+    H5Sclose(space);
+    H5Tclose(type);
+  }
+  H5Dclose(d);
+  H5Sclose(s);
+  H5Fclose(f);
+}
+
+void expect_read_error(const std::string& path, const std::string& needle) {
+  try {
+    read_checkpoint(path);
+    ADD_FAILURE() << "accepted, expected an error with '" << needle << "'";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+  }
+}
+
+TEST(CheckpointTest, InconsistentDatasetsAreErrors) {
+  ScratchDir dir;
+  const std::string ok = dir.file("ok.h5");
+  write_checkpoint(ok, Checkpoint{});
+  add_raw_parameter(ok, "foreign.weight", nullptr);  // no dtype attribute: inferred F32
+  const Checkpoint back = read_checkpoint(ok);
+  ASSERT_EQ(back.parameters.size(), 1u);
+  EXPECT_EQ(back.parameters[0].dtype, DType::F32);
+  EXPECT_EQ(back.parameters[0].name, "foreign.weight");
+
+  const std::string bad_escape = dir.file("escape.h5");
+  write_checkpoint(bad_escape, Checkpoint{});
+  add_raw_parameter(bad_escape, "bad%ZZname", nullptr);
+  expect_read_error(bad_escape, "malformed escape");
+
+  const std::string mismatch = dir.file("mismatch.h5");
+  write_checkpoint(mismatch, Checkpoint{});
+  add_raw_parameter(mismatch, "w", "F64");  // float32 data labelled F64
+  expect_read_error(mismatch, "does not match");
+
+  const std::string unknown = dir.file("unknown.h5");
+  write_checkpoint(unknown, Checkpoint{});
+  add_raw_parameter(unknown, "w", "F128");
+  expect_read_error(unknown, "unknown dtype attribute");
+}
+
 TEST(CheckpointTest, RefusesNewerFormatVersion) {
   ScratchDir dir;
   const std::string path = dir.file("future.h5");

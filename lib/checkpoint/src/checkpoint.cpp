@@ -88,7 +88,7 @@ DType muft_dataset_dtype(hid_t dset, const std::string& path, const std::string&
 NamedTensor read_muft_dataset(hid_t group, const std::string& link, const std::string& path,
                               const std::string& group_name) {
   NamedTensor t;
-  t.name = unescape_link_name(link);
+  t.name = unescape_link_name(link, path);
   const std::string what = fmt::format("{}/{}", group_name, link);
   H5O_info_t oinfo;
   check_err(H5Oget_info_by_name(group, link.c_str(), &oinfo, H5P_DEFAULT), path, what);

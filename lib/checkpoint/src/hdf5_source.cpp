@@ -118,7 +118,7 @@ class Hdf5Source final : public TensorSource {
                           "cannot open dataset " + what),
                  H5Dclose);
         Entry e;
-        e.info.name = unescape_link_name(link);
+        e.info.name = unescape_link_name(link, path);
         e.info.dtype = muft_dataset_dtype(d.get(), path, what);
         e.info.shape = dataset_shape(d.get(), path, what);
         e.link = what;

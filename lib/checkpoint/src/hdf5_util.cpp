@@ -230,12 +230,12 @@ std::string escape_link_name(const std::string& name) {
   return out;
 }
 
-std::string unescape_link_name(const std::string& link) {
+std::string unescape_link_name(const std::string& link, const std::string& file) {
   auto hex = [&](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    throw std::runtime_error("malformed escape in HDF5 link name '" + link + "'");
+    throw std::runtime_error(file + ": malformed escape in HDF5 link name '" + link + "'");
   };
   std::string out;
   out.reserve(link.size());
@@ -245,7 +245,7 @@ std::string unescape_link_name(const std::string& link) {
       continue;
     }
     if (i + 2 >= link.size()) {
-      throw std::runtime_error("malformed escape in HDF5 link name '" + link + "'");
+      throw std::runtime_error(file + ": malformed escape in HDF5 link name '" + link + "'");
     }
     out += static_cast<char>(hex(link[i + 1]) * 16 + hex(link[i + 2]));
     i += 2;

@@ -94,7 +94,7 @@ void write_int64_attribute(hid_t obj, const char* name, int64_t value, const std
 /// '/' -> "%2F", and a name that is exactly "." or ".." gets its dots as "%2E".
 std::string escape_link_name(const std::string& name);
 /// Inverse of escape_link_name; throws std::runtime_error on a malformed escape.
-std::string unescape_link_name(const std::string& link);
+std::string unescape_link_name(const std::string& link, const std::string& file);
 
 /// Names of the links in a group, in creation order when the group tracks it,
 /// otherwise in name order.
