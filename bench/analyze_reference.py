@@ -88,21 +88,23 @@ def main():
     if "--backends" in sys.argv:
         backends = sys.argv[sys.argv.index("--backends") + 1].split(",")
     mats = read_safetensors(path)
-    result = {"tensors": {k: {} for k in mats}, "seconds": {}}
+    result = {"tensors": {k: {} for k in mats}, "seconds": {}, "cpu_seconds": {}}
     if "numpy" in backends:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for k, w in mats.items():
             s = np.linalg.svd(w.astype(np.float64), compute_uv=False)
             result["tensors"][k]["numpy"] = metrics(s)
         result["seconds"]["numpy"] = time.perf_counter() - t0
+        result["cpu_seconds"]["numpy"] = time.process_time() - c0
     if "torch" in backends:
         import torch
         torch.set_num_threads(os.cpu_count())
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for k, w in mats.items():
             s = torch.linalg.svdvals(torch.from_numpy(np.array(w, dtype=np.float32)))
             result["tensors"][k]["torch"] = metrics(s.numpy())
         result["seconds"]["torch"] = time.perf_counter() - t0
+        result["cpu_seconds"]["torch"] = time.process_time() - c0
     json.dump(result, sys.stdout)
 
 

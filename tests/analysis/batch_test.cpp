@@ -254,6 +254,22 @@ TEST_F(BatchTest, SeriesAggregatesByGroupAndStep) {
   }
 }
 
+TEST_F(BatchTest, SeriesStepFromMuftCheckpointAttribute) {
+  // The file name says 7, the checkpoint's step attribute says 300: the attribute wins.
+  fs::create_directories(dir_ / "run2/checkpoints");
+  ck::Checkpoint c;
+  c.step = 300;
+  c.parameters.push_back(tensor("blocks.0.attn.c_q.weight", 12, 8, q0_, ck::DType::F32));
+  ck::write_checkpoint(path("run2/checkpoints/ckpt7.h5"), c);
+  std::vector<GroupRecord> groups;
+  const BatchSummary s = run_series({path("run2")}, SeriesOptions{}, opts_, nullptr,
+                                    [&](const GroupRecord& g) { groups.push_back(g); });
+  EXPECT_TRUE(s.ok()) << (s.errors.empty() ? "" : s.errors.front());
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_EQ(groups[0].step, 300);
+  EXPECT_EQ(groups[0].group, "Q");
+}
+
 TEST_F(BatchTest, RecordCellsFollowColumns) {
   Record r;
   r.file = "f";

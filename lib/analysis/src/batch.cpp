@@ -890,13 +890,15 @@ BatchSummary run_series(const std::vector<std::string>& run_dirs, const SeriesOp
       fc.unit = runner.add_unit();
       fc.src = open_or_report(runner, fc, opts);
       if (!fc.src) continue;
-      if (const auto step = step_from_name(path)) {
-        fc.step = static_cast<double>(*step);
-      } else if (std::string(fc.src->format()) == "muft-hdf5") {
+      // The step attribute of a muft checkpoint is authoritative; otherwise the file name.
+      if (std::string(fc.src->format()) == "muft-hdf5") {
         try {
-          fc.step = static_cast<double>(ck::read_checkpoint(path).step);
+          fc.step = static_cast<double>(ck::read_checkpoint_metadata(path).step);
         } catch (const std::exception&) {
         }
+      }
+      if (std::isnan(fc.step)) {
+        if (const auto step = step_from_name(path)) fc.step = static_cast<double>(*step);
       }
       resolve_lora_scale(fc, opts);
       runner.set_on_done(fc.unit, [fc, is_diff, &group_sink,
