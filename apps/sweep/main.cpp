@@ -12,6 +12,7 @@
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
+#include "muft/sweep/analyze.h"
 #include "muft/sweep/collect.h"
 #include "muft/sweep/grid.h"
 #include "muft/sweep/report.h"
@@ -100,11 +101,20 @@ int main(int argc, char** argv) {
   std::string out_h5 = "results.h5";
   collect->add_option("--out", out_h5, "HDF5 output (CSV tables are written next to it)")
       ->capture_default_str();
+  bool no_analysis = false;
+  int analysis_jobs = 1;
+  collect->add_flag("--no-analysis", no_analysis,
+                    "skip the checkpoint analysis (distances to the pretrained model, spectra)");
+  collect->add_option("--analysis-jobs", analysis_jobs, "threads for the checkpoint analysis")
+      ->capture_default_str();
 
   auto* report = app.add_subcommand("report", "Markdown tables (Table 1, Table 5 analogue, ...)");
   add_common(report);
   std::string out_md;
   report->add_option("--out", out_md, "write Markdown here (default: stdout)");
+  bool report_no_analysis = false;
+  report->add_flag("--no-analysis", report_no_analysis,
+                   "skip the distances to the pretrained model (Table 17 analogue)");
 
   try {
     app.parse(argc, argv);
@@ -155,11 +165,25 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*collect) {
-      const auto runs = muft::sweep::load_runs(all);
+      auto runs = muft::sweep::load_runs(all);
+      if (!no_analysis && muft::sweep::analysis_available()) {
+        muft::sweep::AnalyzeOptions ao;
+        ao.jobs = analysis_jobs;
+        if (::isatty(2))
+          ao.progress = [](std::size_t done, std::size_t total) {
+            std::cerr << "\ranalyzing checkpoints: " << done << "/" << total << std::flush;
+            if (done == total) std::cerr << "\n";
+          };
+        muft::sweep::analyze_runs(&runs, ao);
+      } else if (!no_analysis) {
+        fmt::print("note: built without muft::analysis: no distances or spectra collected\n");
+      }
       const auto written = muft::sweep::write_results(spec, runs, out_h5);
       std::size_t with_metrics = 0, problems = 0;
       for (const auto& r : runs) {
         if (r.rows() > 0) ++with_metrics;
+        if (!r.analysis_problem.empty())
+          fmt::print("  analysis problem: {}: {}\n", r.spec.id, r.analysis_problem);
         if (!r.problem.empty() || r.status.state == muft::sweep::RunState::kCorrupt) {
           ++problems;
           fmt::print("  problem: {}: {}{}\n", r.spec.id, muft::sweep::to_string(r.status.state),
@@ -173,7 +197,12 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*report) {
-      const auto runs = muft::sweep::load_runs(all);
+      auto runs = muft::sweep::load_runs(all);
+      if (!report_no_analysis && muft::sweep::analysis_available()) {
+        muft::sweep::AnalyzeOptions ao;
+        ao.series = false;  // the report needs only the distances
+        muft::sweep::analyze_runs(&runs, ao);
+      }
       const std::string md = muft::sweep::markdown_report(spec, runs);
       if (out_md.empty()) {
         std::cout << md;

@@ -71,7 +71,8 @@ def invocations(d):
 
 def collect_to(dest):
     os.makedirs(dest, exist_ok=True)
-    sweep("collect", "--out", os.path.join(T, "results.h5"), check=0)
+    # The fake checkpoints are not HDF5: the checkpoint analysis is covered by collect_test.cpp.
+    sweep("collect", "--out", os.path.join(T, "results.h5"), "--no-analysis", check=0)
     for n in ("results.h5", "results_runs.csv", "results_metrics.csv"):
         shutil.move(os.path.join(T, n), os.path.join(dest, n))
 
@@ -167,7 +168,7 @@ with open(os.path.join(corrupt, "status.json"), "w") as f:
 shutil.rmtree(missing)
 p = sweep("status", check=0)
 assert "1 pending" in p.stdout and "1 corrupt" in p.stdout and "corrupt:" in p.stdout, p.stdout
-p = sweep("collect", "--out", os.path.join(T, "partial.h5"), check=0)
+p = sweep("collect", "--out", os.path.join(T, "partial.h5"), "--no-analysis", check=0)
 assert "problem:" in p.stdout and "1 with problems" in p.stdout, p.stdout
 c = counts(sweep("run", check=2).stdout)  # reruns the missing one, reports the corrupt one
 assert c["launched"] == 1 and c["completed"] == 1 and c["failed"] == 1, c
@@ -241,6 +242,22 @@ assert p.returncode == 1 and p.stderr.count("\n") == 1 and "--shard" in p.stderr
 p = subprocess.run([SWEEP, "run", SPEC, "--trainer", "/nonexistent/muft-train"],
                    capture_output=True, text=True)
 assert p.returncode == 1 and "not an executable" in p.stderr, p.stderr
+
+# 8. The figure scripts run on the collected results (output to a temporary directory).
+phase("figures")
+figs = os.path.join(T, "figs")
+procs = []
+for name in ("fig_lr_sweep", "fig_finetune_curves", "fig_forgetting_plane", "fig_lora_rank"):
+    script = os.path.join(SRC, "notebooks-export", name + ".py")
+    procs.append((name, subprocess.Popen(
+        ["/usr/bin/python3", script, os.path.join(T, "ref", "results.h5"), "lr-sweep"],
+        env=dict(os.environ, MUFT_FIGURES_DIR=figs), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)))
+for name, pr in procs:
+    out = pr.communicate()[0]
+    assert pr.returncode == 0, (name, out)
+    for ext in ("png", "pdf"):
+        assert os.path.getsize(os.path.join(figs, name + "." + ext)) > 1000, name
 
 shutil.rmtree(T)
 print("ok")

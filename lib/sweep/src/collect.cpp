@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 
@@ -158,7 +159,10 @@ struct RunsTable {
                                        "initial_val_ppl",
                                        "initial_old_val_ppl",
                                        "norm_val_ppl",
-                                       "norm_old_val_ppl"};
+                                       "norm_old_val_ppl",
+                                       "l2_distance",
+                                       "cosine_distance",
+                                       "relative_distance"};
   std::vector<std::vector<std::string>> text;
   std::vector<std::vector<double>> nums;
 };
@@ -172,6 +176,8 @@ RunsTable runs_table(const std::vector<CollectedRun>& runs) {
     const RunSummaryRow d = summarize_run(r);
     std::string reason = r.status.reason;
     if (!r.problem.empty()) reason += (reason.empty() ? "" : "; ") + r.problem;
+    if (!r.analysis_problem.empty())
+      reason += (reason.empty() ? "" : "; ") + std::string("analysis: ") + r.analysis_problem;
     const std::vector<std::string> text = {
         s.id,     to_string(s.kind),    s.group,
         s.study,  s.pretrain_optimizer, s.method_name,
@@ -191,8 +197,13 @@ RunsTable runs_table(const std::vector<CollectedRun>& runs) {
                                       d.initial_val_ppl,
                                       d.initial_old_val_ppl,
                                       d.norm_val_ppl,
-                                      d.norm_old_val_ppl};
+                                      d.norm_old_val_ppl,
+                                      r.l2_distance,
+                                      r.cosine_distance,
+                                      r.relative_distance};
     for (std::size_t i = 0; i < text.size(); ++i) t.text[i].push_back(text[i]);
+    if (nums.size() != t.num_cols.size() || text.size() != t.text_cols.size())
+      throw std::logic_error("runs table: columns and values disagree");
     for (std::size_t i = 0; i < nums.size(); ++i) t.nums[i].push_back(nums[i]);
   }
   return t;
@@ -308,6 +319,24 @@ std::vector<std::string> write_results(const ExperimentSpec& spec,
       }
       h.attr(g, "config_json", r.config_json);
       h.attr(g, "dir", r.spec.dir);
+      for (const auto& [group, pts] : r.series) {
+        const std::string sg = g + "/series/" + group;
+        h.ensure_group(sg);
+        std::vector<double> steps, tensors;
+        std::map<std::string, std::vector<double>> mean, sd;
+        for (const auto& p : pts) {
+          steps.push_back(p.step);
+          tensors.push_back(static_cast<double>(p.tensors));
+          for (const auto& [k, v] : p.mean) mean[k].push_back(v);
+          for (const auto& [k, v] : p.std) sd[k].push_back(v);
+        }
+        h.dataset(sg + "/step", steps);
+        h.dataset(sg + "/tensors", tensors);
+        for (const auto& [k, v] : mean)
+          if (v.size() == pts.size()) h.dataset(sg + "/" + k, v);
+        for (const auto& [k, v] : sd)
+          if (v.size() == pts.size()) h.dataset(sg + "/" + k + "_std", v);
+      }
       if (!r.metric_columns.empty()) {
         h.ensure_group(g + "/metrics");
         for (std::size_t c = 0; c < r.metric_columns.size(); ++c)

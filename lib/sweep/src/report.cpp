@@ -222,9 +222,47 @@ std::string markdown_report(const ExperimentSpec& spec, const std::vector<Collec
     }
   }
 
-  md << "\n## Table 17 analogue: distance to the pretrained weights\n\n"
-        "Not produced by this version of muft-sweep: it needs the analyzer's checkpoint "
-        "distances (see docs/experiments.md).\n";
+  // Table 17 analogue: distances at the selected lr, normalized by the Adam method of the same
+  // kind (Full-X / Full-Adam, LoRA-X / LoRA-Adam) from the same pretrained model.
+  md << "\n## Table 17 analogue: distance to the pretrained weights (study `" << study << "`)\n\n";
+  bool any = false;
+  for (const auto& r : runs) any = any || std::isfinite(r.l2_distance);
+  if (!any) {
+    md << "No distances: run `muft-sweep report` from a build with muft::analysis, on runs "
+          "with readable checkpoints.\n";
+    return md.str();
+  }
+  md << "L2 and cosine distance of the fine-tuned weights from the pretrained ones at the "
+        "learning rate selected on the new task, mean over seeds, relative to the Adam method "
+        "of the same kind (= 1.0×); raw values in parentheses.\n\n"
+        "| pretrain | method | lr | L2 distance | cosine distance |\n|---|---|---|---|---|\n";
+  auto mean_distance = [&](const MethodResult& m, bool cosine) {
+    std::vector<double> v;
+    for (const auto& r : runs)
+      if (r.spec.study == study && r.spec.pretrain_optimizer == m.pretrain_optimizer &&
+          r.spec.method_name == m.method_name && r.spec.rank == m.rank &&
+          r.spec.lr == m.new_task.lr && r.status.state == RunState::kCompleted)
+        v.push_back(cosine ? r.cosine_distance : r.l2_distance);
+    return v.empty() ? kNaN : stats::summarize(v).mean;
+  };
+  for (const auto& m : results) {
+    if (m.new_task.status != stats::SelectionStatus::kSuccessful) continue;
+    const MethodResult* ref = nullptr;
+    for (const auto& q : results)
+      if (q.pretrain_optimizer == m.pretrain_optimizer && q.method == m.method &&
+          q.optimizer == "adam" && q.new_task.status == stats::SelectionStatus::kSuccessful)
+        ref = &q;
+    std::string cells[2];
+    for (int c = 0; c < 2; ++c) {
+      const double v = mean_distance(m, c == 1);
+      const double base = ref ? mean_distance(*ref, c == 1) : kNaN;
+      cells[c] = !std::isfinite(v)     ? "—"
+                 : std::isfinite(base) ? fmt::format("{:.2f}× ({:.4g})", v / base, v)
+                                       : fmt::format("({:.4g})", v);
+    }
+    md << fmt::format("| {} | {} | {} | {} | {} |\n", m.pretrain_optimizer, m.method_name,
+                      m.new_task.lr, cells[0], cells[1]);
+  }
   return md.str();
 }
 

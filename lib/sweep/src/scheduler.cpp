@@ -15,6 +15,7 @@
 #include <set>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -320,11 +321,18 @@ SweepSummary run_sweep(const std::vector<RunSpec>& selected, const std::vector<R
       if (pid <= 0) break;
       if (active.count(pid)) finish(pid, wstatus);
     }
-    // Launch what is ready, in grid order.
+    // Launch what is ready, in grid order (each pretraining run inspected once per round).
+    std::map<std::string, std::tuple<Dep, std::string, std::string>> dep_cache;
     for (auto it = queue.begin(); it != queue.end() && active.size() < options.jobs;) {
       const RunSpec& r = selected[*it];
       std::string ckpt, why;
-      const Dep d = dependency(r, &ckpt, &why);
+      Dep d;
+      if (auto c = dep_cache.find(r.depends_on); c != dep_cache.end() && !r.depends_on.empty()) {
+        std::tie(d, ckpt, why) = c->second;
+      } else {
+        d = dependency(r, &ckpt, &why);
+        if (!r.depends_on.empty()) dep_cache[r.depends_on] = {d, ckpt, why};
+      }
       if (d == Dep::kWait) {
         ++it;
         continue;

@@ -3,6 +3,7 @@
 /// Gathers every run's metrics, status and config into one HDF5 file plus CSV tables
 /// (layout in docs/formats.md, section "results.h5").
 
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -21,6 +22,19 @@ struct CollectedRun {
   std::vector<std::vector<double>> metrics;  ///< one vector per column (all the same length)
   std::string config_json;                   ///< DIR/config.json verbatim ("" if absent)
   std::string problem;                       ///< why metrics/config could not be read ("" if fine)
+
+  // Filled by analyze_runs (analyze.h); NaN / empty when not analyzed.
+  double l2_distance = std::numeric_limits<double>::quiet_NaN();        ///< ‖θ − θ₀‖
+  double cosine_distance = std::numeric_limits<double>::quiet_NaN();    ///< 1 − cos(θ, θ₀)
+  double relative_distance = std::numeric_limits<double>::quiet_NaN();  ///< ‖θ − θ₀‖/‖θ₀‖
+  /// Spectral metrics of one layer group at one checkpoint step.
+  struct SeriesPoint {
+    double step = 0;
+    std::size_t tensors = 0;                  ///< matrices in the group with status ok
+    std::map<std::string, double> mean, std;  ///< metric → mean / std over the group's matrices
+  };
+  std::map<std::string, std::vector<SeriesPoint>> series;  ///< layer group → points by step
+  std::string analysis_problem;  ///< why the analysis failed ("" if fine or not run)
 
   /// Column by name (nullptr when absent).
   const std::vector<double>* column(const std::string& name) const;

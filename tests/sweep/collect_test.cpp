@@ -1,0 +1,115 @@
+#include "muft/sweep/collect.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "muft/checkpoint/checkpoint.h"
+#include "muft/sweep/analyze.h"
+#include "muft/sweep/run_state.h"
+
+namespace fs = std::filesystem;
+
+namespace muft::sweep {
+namespace {
+
+/// A (2, 2) float32 tensor.
+checkpoint::NamedTensor Matrix(const std::string& name, const std::vector<float>& v) {
+  checkpoint::NamedTensor t;
+  t.name = name;
+  t.shape = {2, 2};
+  t.dtype = checkpoint::DType::F32;
+  t.bytes.resize(v.size() * sizeof(float));
+  std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
+  return t;
+}
+
+class CollectTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = (fs::temp_directory_path() / ("muft_collect_" + std::to_string(::getpid()))).string();
+    fs::remove_all(root_);
+    spec_ = parse_spec("name = \"c\"\nout_dir = \"" + root_ +
+                           "\"\n[[pretrain]]\nname = \"lm\"\noptimizers = [\"adam\"]\n"
+                           "[[finetune]]\nname = \"s\"\nfrom = \"lm\"\n[[finetune.methods]]\n"
+                           "name = \"full-muon\"\nmethod = \"full\"\noptimizer = \"muon\"\n"
+                           "lrs = [0.01]\n",
+                       "mem");
+    runs_ = expand_grid(spec_);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  /// A completed run directory with one checkpoint holding W at `step`.
+  void MakeRun(const RunSpec& r, long step, const std::vector<float>& w) {
+    fs::create_directories(r.dir + "/checkpoints");
+    checkpoint::Checkpoint ck;
+    ck.step = step;
+    ck.parameters.push_back(Matrix("transformer.h.0.attn.c_q.weight", w));
+    checkpoint::write_checkpoint(r.dir + "/checkpoints/step_" +
+                                     std::string(6 - std::to_string(step).size(), '0') +
+                                     std::to_string(step) + ".h5",
+                                 ck);
+    std::ofstream(r.dir + "/metrics.csv") << "step,val_loss,val_ppl\n0,2,7.5\n"
+                                          << step << ",1,2.5\n";
+    write_status(r.dir, "completed", "");
+  }
+
+  std::string root_;
+  ExperimentSpec spec_;
+  std::vector<RunSpec> runs_;
+};
+
+TEST_F(CollectTest, MetricsAndDistancesHandComputed) {
+  ASSERT_EQ(runs_.size(), 2u);
+  MakeRun(runs_[0], 10, {1, 0, 0, 1});  // W0 = I
+  MakeRun(runs_[1], 5, {1, 0, 0, 2});   // W = diag(1, 2): ΔW = diag(0, 1)
+  auto loaded = load_runs(runs_);
+  ASSERT_EQ(loaded[1].status.state, RunState::kCompleted);
+  EXPECT_EQ(loaded[1].final_value("val_ppl"), 2.5);
+  EXPECT_EQ(loaded[1].initial_value("val_ppl"), 7.5);
+  EXPECT_NEAR(summarize_run(loaded[1]).norm_val_ppl, 2.5 / 7.5, 1e-15);
+  if (!analysis_available()) GTEST_SKIP() << "built without muft::analysis";
+  analyze_runs(&loaded, AnalyzeOptions{});
+  EXPECT_EQ(loaded[1].analysis_problem, "");
+  // ‖ΔW‖_F = 1; ‖W0‖_F = √2 → relative 1/√2; cos(W, W0) = 3/(√5·√2) → distance 1 − 3/√10.
+  EXPECT_NEAR(loaded[1].l2_distance, 1.0, 1e-12);
+  EXPECT_NEAR(loaded[1].relative_distance, 1.0 / std::sqrt(2.0), 1e-12);
+  EXPECT_NEAR(loaded[1].cosine_distance, 1.0 - 3.0 / std::sqrt(10.0), 1e-12);
+  EXPECT_TRUE(std::isnan(loaded[0].l2_distance));  // pretraining runs have no base
+  // Series: one checkpoint of the pretraining run, stable rank of I (2×2) = ‖I‖²_F/σ₁² = 2.
+  ASSERT_FALSE(loaded[0].series.empty());
+  const auto& pts = loaded[0].series.begin()->second;
+  ASSERT_EQ(pts.size(), 1u);
+  EXPECT_EQ(pts[0].step, 10);
+  EXPECT_NEAR(pts[0].mean.at("stable_rank"), 2.0, 1e-9);
+  // Written out and reproducible byte for byte.
+  write_results(spec_, loaded, root_ + "/a.h5");
+  write_results(spec_, loaded, root_ + "/b.h5");
+  std::ifstream a(root_ + "/a.h5", std::ios::binary), b(root_ + "/b.h5", std::ios::binary);
+  const std::string sa((std::istreambuf_iterator<char>(a)), {}),
+      sb((std::istreambuf_iterator<char>(b)), {});
+  EXPECT_FALSE(sa.empty());
+  EXPECT_EQ(sa, sb);
+}
+
+TEST_F(CollectTest, BadCheckpointIsAProblemNotAnError) {
+  MakeRun(runs_[0], 10, {1, 0, 0, 1});
+  MakeRun(runs_[1], 5, {1, 0, 0, 2});
+  std::ofstream(runs_[1].dir + "/checkpoints/step_000005.h5") << "not hdf5";
+  std::ofstream(runs_[0].dir + "/metrics.csv") << "step,val_ppl\n0\n";  // ragged row
+  auto loaded = load_runs(runs_);
+  EXPECT_NE(loaded[0].problem.find("metrics.csv"), std::string::npos);
+  if (!analysis_available()) GTEST_SKIP() << "built without muft::analysis";
+  EXPECT_NO_THROW(analyze_runs(&loaded, AnalyzeOptions{}));
+  EXPECT_FALSE(loaded[1].analysis_problem.empty());
+  EXPECT_TRUE(std::isnan(loaded[1].l2_distance));
+  EXPECT_NO_THROW(write_results(spec_, loaded, root_ + "/r.h5"));
+}
+
+}  // namespace
+}  // namespace muft::sweep
