@@ -24,8 +24,8 @@ struct CollectedRun {
   std::string problem;                       ///< why metrics/config could not be read ("" if fine)
 
   // Filled by analyze_runs (analyze.h); NaN / empty when not analyzed.
-  double l2_distance = std::numeric_limits<double>::quiet_NaN();        ///< ‖θ − θ₀‖
-  double cosine_distance = std::numeric_limits<double>::quiet_NaN();    ///< 1 − cos(θ, θ₀)
+  double l2_distance = std::numeric_limits<double>::quiet_NaN();      ///< ‖θ − θ₀‖
+  double cosine_distance = std::numeric_limits<double>::quiet_NaN();  ///< 1 − cos(θ, θ₀)
   double relative_distance = std::numeric_limits<double>::quiet_NaN();  ///< ‖θ − θ₀‖/‖θ₀‖
   /// Spectral metrics of one layer group at one checkpoint step.
   struct SeriesPoint {
