@@ -1,6 +1,7 @@
 #include "muft/sweep/report.h"
 
 #include <cmath>
+#include <map>
 
 #include <gtest/gtest.h>
 
@@ -92,8 +93,27 @@ TEST(ReportTest, Table1GapsHandComputed) {
   EXPECT_NEAR(gaps[0].full_gap, 0.30, 1e-12);
   EXPECT_NEAR(gaps[0].lora_gap, 0.08, 1e-12);
   EXPECT_NEAR(gaps[0].shrink_percent, 100.0 * (1.0 - 0.08 / 0.30), 1e-9);
-  const std::string md = markdown_report(spec, runs);
+  std::string md = markdown_report(spec, runs);
   EXPECT_NE(md.find("73.3%"), std::string::npos) << md;
+  EXPECT_NE(md.find("No distances"), std::string::npos) << md;
+  // Table 17 analogue: distances at the selected lr, relative to the Adam method of the same
+  // kind: full-muon 6 / full-adam 2 = 3.00×, lora-muon 0.5 / lora-adam 1 = 0.50×. The lr-0.2
+  // full-adam runs (not selected) get a distance that must not enter the mean.
+  for (auto& r : runs) {
+    if (r.spec.kind != RunKind::kFinetune) continue;
+    const std::map<std::string, double> l2 = {{"full-adam", r.spec.lr == 0.1 ? 2.0 : 100.0},
+                                              {"full-muon", 6.0},
+                                              {"lora-adam", 1.0},
+                                              {"lora-muon", 0.5}};
+    r.l2_distance = l2.at(r.spec.method_name);
+    r.cosine_distance = 0.1 * r.l2_distance;
+  }
+  md = markdown_report(spec, runs);
+  EXPECT_NE(md.find("| adam | full-muon | 0.1 | 3.00× (6) | 3.00× (0.6) |"), std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| adam | lora-muon | 0.1 | 0.50× (0.5) | 0.50× (0.05) |"), std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| adam | full-adam | 0.1 | 1.00× (2) |"), std::string::npos) << md;
 }
 
 }  // namespace

@@ -1,0 +1,47 @@
+#!/usr/bin/python3
+"""The issue-5 figure scripts (notebooks-export/fig_*.py) run on a collected results.h5.
+
+Makes a small grid with tests/sweep/fake_train.py (a TEST DOUBLE of muft-train), collects it,
+and runs each script with MUFT_FIGURES_DIR pointing to a temporary directory (docs/figures is
+left alone). Usage: figures_test.py SWEEP SRC
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+SWEEP, SRC = sys.argv[1], sys.argv[2]
+T = tempfile.mkdtemp(prefix="muft_sweep_figs_")
+spec = os.path.join(T, "fake.toml")
+with open(os.path.join(SRC, "tests", "sweep", "data", "fake.toml")) as f:
+    text = f.read().replace("PLACEHOLDER", os.path.join(T, "runs"))
+with open(spec, "w") as f:
+    f.write(text)
+env = dict(os.environ, FAKE_TRAIN_SLEEP="0")
+subprocess.run([SWEEP, "run", spec, "--jobs", "4", "--trainer",
+                os.path.join(SRC, "tests", "sweep", "fake_train.py")], check=True, env=env,
+               stdout=subprocess.DEVNULL)
+results = os.path.join(T, "results.h5")
+subprocess.run([SWEEP, "collect", spec, "--out", results, "--no-analysis"], check=True,
+               stdout=subprocess.DEVNULL)
+figs = os.path.join(T, "figs")
+procs = []
+for name in ("fig_lr_sweep", "fig_finetune_curves", "fig_forgetting_plane", "fig_lora_rank"):
+    script = os.path.join(SRC, "notebooks-export", name + ".py")
+    procs.append((name, subprocess.Popen(["/usr/bin/python3", script, results, "lr-sweep"],
+                                         env=dict(os.environ, MUFT_FIGURES_DIR=figs),
+                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                         text=True)))
+for name, p in procs:
+    out = p.communicate()[0]
+    assert p.returncode == 0, (name, out)
+    for ext in ("png", "pdf"):
+        assert os.path.getsize(os.path.join(figs, name + "." + ext)) > 1000, name
+# Without analysis series the spectra script must say so and fail, not draw an empty figure.
+p = subprocess.run(["/usr/bin/python3", os.path.join(SRC, "notebooks-export",
+                                                     "fig_pretrain_spectra.py"), results],
+                   env=dict(os.environ, MUFT_FIGURES_DIR=figs), capture_output=True, text=True)
+assert p.returncode != 0 and "no per-group series" in p.stderr, p.stderr
+shutil.rmtree(T)
+print("ok")
