@@ -10,8 +10,11 @@ from a deterministic toy recursion, so an interrupted-and-resumed run reproduces
 uninterrupted one exactly. Extra test switches:
   --crash-at STEP   exit 1 at that step without a final status (a crashing trainer)
   lr >= 0.5         diverges at step 2*eval_every: status diverged, exit code 3
-Environment: FAKE_TRAIN_SLEEP seconds per step (default 0.01). Each invocation appends one line
-to DIR/invocations.log so tests can count starts, resumes and completions.
+Environment: FAKE_TRAIN_SLEEP seconds per step (default 0.01). FAKE_TRAIN_HDF5=1 writes real
+muft-checkpoint/1 HDF5 files (docs/formats.md; via h5py) holding two small weight matrices that
+move with the toy state (plus LoRA factors for --method lora), so the checkpoint analysis of
+`muft-sweep collect` can run on them. Each invocation appends one line to DIR/invocations.log so
+tests can count starts, resumes and completions.
 """
 import json
 import math
@@ -66,6 +69,7 @@ def main():
     opt = o.get("optimizer", "adam")
     pause = float(os.environ.get("FAKE_TRAIN_SLEEP", "0.01"))
     os.makedirs(os.path.join(out, "checkpoints"), exist_ok=True)
+    use_h5 = os.environ.get("FAKE_TRAIN_HDF5") == "1"
 
     base = 1.0 + (sum(map(ord, opt)) % 7) * 0.1 + 0.01 * seed
     if o["cmd"] == "finetune":
@@ -75,7 +79,7 @@ def main():
             atomic_write(os.path.join(out, "status.json"),
                          json.dumps({"status": "failed", "reason": "missing --from"}))
             sys.exit(1)
-        with open(src) as f:
+        with open(src + ".x" if os.environ.get("FAKE_TRAIN_HDF5") == "1" else src) as f:
             base += json.load(f)["x"]
         base += lr * 10 + sum(map(ord, o.get("method", ""))) % 3 * 0.05 + 0.01 * int(o.get("rank", 0))
 
@@ -83,7 +87,8 @@ def main():
     ckpts = sorted(n for n in os.listdir(os.path.join(out, "checkpoints"))
                    if n.startswith("step_") and n.endswith(".h5"))
     if "resume" in o and ckpts:
-        with open(os.path.join(out, "checkpoints", ckpts[-1])) as f:
+        last = os.path.join(out, "checkpoints", ckpts[-1])
+        with open(last + ".x" if use_h5 else last) as f:
             state = json.load(f)
         step, x = state["step"], state["x"]
         with open(os.path.join(out, "metrics.csv")) as f:
@@ -98,14 +103,52 @@ def main():
         log(out, "fresh")
     atomic_write(os.path.join(out, "status.json"), json.dumps({"status": "running", "reason": ""}))
 
+    def write_h5(path, s, x):
+        import h5py
+        import numpy as np
+        rank = int(o.get("rank", 2))
+        x0 = base if o["cmd"] == "pretrain" else float(json.load(open(o["from"] + ".x"))["x"])
+        eye = np.eye(4, dtype=np.float32)
+        pat = np.arange(16, dtype=np.float32).reshape(4, 4) / 16.0
+        wq = eye + np.float32(x0) * pat
+        wfc = np.tile(wq, (2, 1)) + np.float32(0.1)
+        params = {"transformer.h.0.attn.c_q.weight": wq,
+                  "transformer.h.0.mlp.c_fc.weight": wfc}
+        if o["cmd"] == "pretrain" or o.get("method") == "full":
+            params["transformer.h.0.attn.c_q.weight"] = eye + np.float32(x) * pat
+            params["transformer.h.0.mlp.c_fc.weight"] = wfc * np.float32(1 + (x - x0))
+        else:
+            a = np.ones((rank, 4), dtype=np.float32) * np.float32(x - x0 + 0.5)
+            a[0, 0] += 1
+            b = np.ones((4, rank), dtype=np.float32) * np.float32(x - x0)
+            params["transformer.h.0.attn.c_q.lora_A.weight"] = a
+            params["transformer.h.0.attn.c_q.lora_B.weight"] = b
+        tmp = "%s.tmp.%d" % (path, os.getpid())
+        with h5py.File(tmp, "w") as f:
+            f.attrs["muft_format"] = "muft-checkpoint/1"
+            f.attrs["step"] = np.int64(s)
+            f.attrs["config"] = json.dumps({"fake": True})
+            f.attrs["metrics"] = "{}"
+            g = f.create_group("parameters")
+            for name, v in params.items():
+                d = g.create_dataset(name, data=v)
+                d.attrs["dtype"] = "F32"
+            f.create_group("optimizer")
+            f.create_dataset("rng_state", data=np.zeros(0, dtype=np.uint8))
+        os.rename(tmp, path)
+        atomic_write(path + ".x", json.dumps({"step": s, "x": x}))
+
     def evaluate(s, x):
         val = 1.0 + x
         old = 1.5 + 0.3 * (base - x) ** 2 if o["cmd"] == "finetune" else val
         row = [s, s * 64, lr, val + 0.05, val, math.exp(val), old, math.exp(old), s * 0.001]
         rows.append(",".join(repr(float(v)) if i else str(v) for i, v in enumerate(row)))
         atomic_write(os.path.join(out, "metrics.csv"), ",".join(COLS) + "\n" + "\n".join(rows) + "\n")
-        atomic_write(os.path.join(out, "checkpoints", "step_%06d.h5" % s),
-                     json.dumps({"step": s, "x": x}))
+        ck = os.path.join(out, "checkpoints", "step_%06d.h5" % s)
+        if use_h5:
+            write_h5(ck, s, x)
+        else:
+            atomic_write(ck, json.dumps({"step": s, "x": x}))
 
     if step == 0 and not rows:
         evaluate(0, x)
