@@ -112,6 +112,10 @@ int main(int argc, char** argv) {
   add_common(report);
   std::string out_md;
   report->add_option("--out", out_md, "write Markdown here (default: stdout)");
+  std::string methods_csv_path;
+  report->add_option(
+      "--methods-csv", methods_csv_path,
+      "also write task,method,mean,std,n,lr at the best lr (input of muft-stats meta)");
   bool report_no_analysis = false;
   report->add_flag("--no-analysis", report_no_analysis,
                    "skip the distances to the pretrained model (Table 17 analogue)");
@@ -204,6 +208,10 @@ int main(int argc, char** argv) {
         muft::sweep::analyze_runs(&runs, ao);
       }
       const std::string md = muft::sweep::markdown_report(spec, runs);
+      if (!methods_csv_path.empty()) {
+        muft::sweep::write_file_atomic(methods_csv_path, muft::sweep::methods_csv(spec, runs));
+        std::cerr << "wrote " << methods_csv_path << "\n";
+      }
       if (out_md.empty()) {
         std::cout << md;
       } else {

@@ -1,5 +1,7 @@
 #include "muft/sweep/report.h"
 
+#include "muft/stats/csv.h"
+
 #include <cmath>
 #include <map>
 
@@ -93,6 +95,20 @@ TEST(ReportTest, Table1GapsHandComputed) {
   EXPECT_NEAR(gaps[0].full_gap, 0.30, 1e-12);
   EXPECT_NEAR(gaps[0].lora_gap, 0.08, 1e-12);
   EXPECT_NEAR(gaps[0].shrink_percent, 100.0 * (1.0 - 0.08 / 0.30), 1e-9);
+  // Input of muft-stats meta: one row per method at its best lr (the pretraining row is absent).
+  const stats::CsvTable mc = stats::parse_csv(methods_csv(spec, runs), "methods");
+  ASSERT_EQ(mc.header, (std::vector<std::string>{"task", "method", "mean", "std", "n", "lr"}));
+  ASSERT_EQ(mc.rows.size(), 4u);
+  const std::vector<std::pair<std::string, double>> expect = {
+      {"full-adam", 0.55}, {"full-muon", 0.85}, {"lora-adam", 0.60}, {"lora-muon", 0.68}};
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(mc.rows[i][0], "s/adam");
+    EXPECT_EQ(mc.rows[i][1], expect[i].first);
+    EXPECT_NEAR(stats::parse_double(mc.rows[i][2], "mean"), expect[i].second, 1e-12);
+    EXPECT_EQ(mc.rows[i][4], "2");
+    EXPECT_EQ(mc.rows[i][5], "0.1");
+  }
+  EXPECT_NEAR(stats::parse_double(mc.rows[0][3], "std"), std::sqrt(0.005), 1e-12);
   std::string md = markdown_report(spec, runs);
   EXPECT_NE(md.find("73.3%"), std::string::npos) << md;
   EXPECT_NE(md.find("No distances"), std::string::npos) << md;

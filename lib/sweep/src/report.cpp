@@ -114,6 +114,25 @@ std::vector<GapRow> mismatch_gaps(const std::vector<MethodResult>& results) {
   return out;
 }
 
+std::string methods_csv(const ExperimentSpec& spec, const std::vector<CollectedRun>& runs) {
+  std::ostringstream csv;
+  csv << "task,method,mean,std,n,lr\n";
+  for (const auto& st : spec.finetune) {
+    for (const auto& r : study_results(spec, runs, st.name, -1)) {
+      if (r.new_task.status != stats::SelectionStatus::kSuccessful) continue;
+      std::size_t nranks = 1;
+      for (const auto& m : st.methods)
+        if (m.name == r.method_name) nranks = m.ranks.size();
+      const std::string method =
+          nranks > 1 ? fmt::format("{}-r{}", r.method_name, r.rank) : r.method_name;
+      csv << fmt::format("{}/{},{},{},{},{},{}\n", st.name, r.pretrain_optimizer, method,
+                         r.new_task.summary.mean, r.new_task.summary.std, r.new_task.summary.n,
+                         r.new_task.lr);
+    }
+  }
+  return csv.str();
+}
+
 std::string markdown_report(const ExperimentSpec& spec, const std::vector<CollectedRun>& runs) {
   std::ostringstream md;
   md << "# Results of experiment `" << spec.name << "`\n\n";

@@ -42,6 +42,12 @@ struct GapRow {
 };
 std::vector<GapRow> mismatch_gaps(const std::vector<MethodResult>& results);
 
+/// Long CSV `task,method,mean,std,n,lr` for `muft-stats meta`: one row per (study, pretraining
+/// optimizer, method, rank) at its best learning rate, task = "<study>/<pretraining optimizer>",
+/// method = method name (with "-r<rank>" when the study lists several ranks of it), value = the
+/// new-task metric of the report's Table 1 (normalized perplexity when available).
+std::string methods_csv(const ExperimentSpec& spec, const std::vector<CollectedRun>& runs);
+
 /// The whole Markdown report.
 std::string markdown_report(const ExperimentSpec& spec, const std::vector<CollectedRun>& runs);
 
