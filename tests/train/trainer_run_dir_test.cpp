@@ -82,6 +82,11 @@ TEST_F(RunDirTest, StatusAndConfigRoundTrip) {
   EXPECT_EQ(s["reason"], "non-finite training loss at step 7");
   EXPECT_EQ(s["step"], 7);
   EXPECT_EQ(s["last_good_checkpoint"], "x.h5");
+  EXPECT_EQ(s["state"], "diverged");
+  EXPECT_TRUE(s["last_checkpoint"].is_null());
+  std::ofstream(run.checkpoint_path(5)) << "x";
+  run.write_status(RunStatus::kRunning, "", 5);
+  EXPECT_EQ(run.read_status()["last_checkpoint"], "checkpoints/step_000005.h5");
   EXPECT_EQ(parse_run_status(s["status"].get<std::string>()), RunStatus::kDiverged);
   EXPECT_THROW(parse_run_status("done"), std::invalid_argument);
   run.write_config({{"steps", 3}});

@@ -122,8 +122,14 @@ void RunDir::write_status(RunStatus status, const std::string& reason, int64_t s
                           const nlohmann::json& extra) const {
   nlohmann::json j = extra.is_object() ? extra : nlohmann::json::object();
   j["status"] = run_status_name(status);
+  j["state"] = run_status_name(status);  // the key docs/formats.md names; same value
   j["reason"] = reason;
   j["step"] = step;
+  const auto ckpts = list_checkpoints();
+  j["last_checkpoint"] =
+      ckpts.empty()
+          ? nlohmann::json(nullptr)
+          : nlohmann::json("checkpoints/" + fs::path(ckpts.back().second).filename().string());
   const std::time_t now = std::time(nullptr);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
@@ -153,7 +159,7 @@ std::string format_double(double v) {
   return buf;
 }
 double parse_double(const std::string& s) {
-  if (s == "nan") return std::numeric_limits<double>::quiet_NaN();
+  if (s.empty() || s == "nan") return std::numeric_limits<double>::quiet_NaN();
   if (s == "inf") return std::numeric_limits<double>::infinity();
   if (s == "-inf") return -std::numeric_limits<double>::infinity();
   return std::stod(s);

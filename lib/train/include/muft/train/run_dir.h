@@ -75,7 +75,8 @@ class RunDir {
   /// Throws std::runtime_error when config.json is missing or not JSON.
   nlohmann::json read_config() const;
 
-  /// status.json = {"status", "reason", "step", "updated"} merged with extra.
+  /// status.json = {"status", "state" (same value), "reason", "step", "last_checkpoint"
+  /// ("checkpoints/step_NNNNNN.h5" or null), "updated" (UTC)} merged with extra.
   void write_status(RunStatus status, const std::string& reason, int64_t step,
                     const nlohmann::json& extra = nlohmann::json::object()) const;
   /// Throws std::runtime_error when status.json is missing or malformed.
