@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "muft/theory/orthogonalize.h"
 #include "muft/theory/polar_express.h"
 
 namespace muft::train {
@@ -155,6 +156,37 @@ TEST(NewtonSchulzTest, HigherRankIsViewedAsDim0ByRest) {
   auto X = newton_schulz(G, o);
   auto X2 = newton_schulz(G.reshape({6, 20}), o).reshape({6, 4, 5});
   EXPECT_TRUE(torch::allclose(X, X2, 0, 0));
+}
+
+// DESIGN.md seam 2: muft::theory (Eigen, double) and the LibTorch Muon share the same math.
+TEST(NewtonSchulzTest, AgreesWithTheoryOnTheSameMatrix) {
+  for (bool tall : {false, true}) {
+    const int64_t m = tall ? 30 : 12, n = tall ? 12 : 30;
+    auto G = with_spectrum(m, n, geometric(0.05, 2.0, 12), 21).to(torch::kFloat32);
+    Eigen::MatrixXd E(m, n);
+    auto G64 = G.to(torch::kFloat64).contiguous();
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) E(i, j) = G64[i][j].item<double>();
+    NewtonSchulzOptions o;
+    o.bf16 = false;
+    auto ours_ns5 = newton_schulz(G, o).to(torch::kFloat64);
+    const Eigen::MatrixXd th_ns5 = theory::newton_schulz5(E, 5);
+    o.coefficients = NSCoefficients::kPolarExpress;
+    auto ours_pe = newton_schulz(G, o).to(torch::kFloat64);
+    const Eigen::MatrixXd th_pe = theory::polar_express_orthogonalize(
+        E, theory::polar_express_coefficients(theory::PolarExpressOptions{}), 5);
+    double d_ns5 = 0, d_pe = 0;
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        d_ns5 = std::max(d_ns5, std::abs(ours_ns5[i][j].item<double>() - th_ns5(i, j)));
+        d_pe = std::max(d_pe, std::abs(ours_pe[i][j].item<double>() - th_pe(i, j)));
+      }
+    constexpr double kTol = 1e-4;  // float32 iteration against double
+    EXPECT_LT(d_ns5, kTol) << (tall ? "tall" : "wide");
+    EXPECT_LT(d_pe, kTol) << (tall ? "tall" : "wide");
+    // NS5 and PE differ by far more than the tolerance, so the comparison can fail.
+    EXPECT_GT((ours_ns5 - ours_pe).abs().max().item<double>(), 100 * kTol);
+  }
 }
 
 TEST(NewtonSchulzTest, ZeroInputGivesZero) {

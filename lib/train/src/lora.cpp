@@ -59,12 +59,15 @@ LoRALinearImpl::LoRALinearImpl(int64_t in_features, int64_t out_features)
   weight = register_parameter("weight", torch::zeros({out_features, in_features}));
 }
 
+torch::Tensor LoRALinearImpl::adapter_delta(const torch::Tensor& x) {
+  if (!lora_A.defined() || merged_) return {};
+  // (…, in) → (…, r) → (…, out): never materializes the (out, in) product.
+  return torch::linear(torch::linear(x, lora_A), lora_B).mul(scale_);
+}
+
 torch::Tensor LoRALinearImpl::forward(const torch::Tensor& x) {
   auto y = torch::linear(x, weight);
-  if (lora_A.defined() && !merged_) {
-    // (…, in) → (…, r) → (…, out): never materializes the (out, in) product.
-    y = y.add(torch::linear(torch::linear(x, lora_A), lora_B), scale_);
-  }
+  if (auto d = adapter_delta(x); d.defined()) y = y + d;
   return y;
 }
 

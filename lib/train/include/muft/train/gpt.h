@@ -71,6 +71,7 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
  private:
   int64_t n_head_, head_dim_;
   double eps_;
+  torch::Tensor mask_;  // (T, T) additive causal mask, built on first use
 };
 TORCH_MODULE(CausalSelfAttention);
 

@@ -62,6 +62,10 @@ class LoRALinearImpl : public torch::nn::Module {
   /// x: (..., in) → (..., out).
   torch::Tensor forward(const torch::Tensor& x);
 
+  /// The adapter's contribution s·(x Aᵀ)Bᵀ (…, out), or an undefined tensor when the
+  /// layer has no adapter or it is merged. forward(x) = linear(x, W) + adapter_delta(x).
+  torch::Tensor adapter_delta(const torch::Tensor& x);
+
   /// Attaches an adapter of rank r with scale s, freezes W (requires_grad = false).
   /// Kaiming: A ~ U(−b, b), b = √(6 / ((1 + 5)·in)) = 1/√in, B = 0 (uses torch's global generator).
   /// PiSSA: W0 = U Σ Vᵀ; A = √(Σ_r / s) V_rᵀ, B = U_r √(Σ_r / s); W0 ← W0 − s·B·A, so
