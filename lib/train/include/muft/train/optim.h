@@ -45,10 +45,11 @@ struct ParamGroup {
 /// Hybrid AdamW/Muon optimizer over parameter groups.
 class Optimizer {
  public:
-  /// Takes the groups as given. Throws std::invalid_argument when a group's
-  /// options are invalid, names/params differ in length, a parameter appears
-  /// twice (by name or by tensor), a Muon parameter has dim < 2, or a
-  /// parameter is not a floating-point leaf tensor.
+  /// Takes the groups as given; build it after the model is on its final device (the
+  /// optimizer keeps the parameter tensors, and state is created on first step with them). Throws
+  /// std::invalid_argument when a group's options are invalid, names/params differ in length, a
+  /// parameter appears twice (by name or by tensor), a Muon parameter has dim < 2, or a parameter
+  /// is not a floating-point leaf tensor.
   explicit Optimizer(std::vector<ParamGroup> groups);
 
   /// One step of every group's rule on every parameter whose grad is defined,
