@@ -89,6 +89,13 @@ TEST_F(BatchTest, SpectraMatchesDirectMetricsAndReportsBadFiles) {
   EXPECT_TRUE(bad.failed());
 }
 
+TEST_F(BatchTest, ThrowingSinkSurfacesAsExceptionNotCrash) {
+  // Workers must not die on a sink failure (e.g. disk full): run() rethrows it.
+  EXPECT_THROW(run_spectra({path("base.safetensors")}, opts_,
+                           [](const Record&) { throw std::runtime_error("disk full"); }),
+               std::runtime_error);
+}
+
 TEST_F(BatchTest, IncludeExclude) {
   opts_.include = {"attn"};
   BatchSummary s;

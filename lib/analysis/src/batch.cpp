@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -275,7 +276,7 @@ class Runner {
   /// A record known at planning time (error rows); belongs to `unit`.
   void emit_now(std::size_t unit, const Record& r) {
     std::lock_guard<std::mutex> lock(mu_);
-    deliver(unit, r);
+    deliver(unit, r);  // planning runs on the caller's thread: exceptions reach the caller
   }
   void count_skipped() { ++summary_.skipped; }
 
@@ -311,6 +312,7 @@ class Runner {
     worker();
     for (auto& t : pool) t.join();
     set_blas_threads(jobs);
+    if (sink_error_) std::rethrow_exception(sink_error_);
     summary_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return summary_;
   }
@@ -336,11 +338,17 @@ class Runner {
     }
     j.fn = nullptr;  // release captured buffers early
     std::lock_guard<std::mutex> lock(mu_);
-    for (const Record& r : out) deliver(j.unit, r);
-    --units_[j.unit].pending;
-    maybe_finish(j.unit);
-    ++done_;
-    if (opts_.progress) opts_.progress(done_, total_);
+    try {
+      for (const Record& r : out) deliver(j.unit, r);
+      --units_[j.unit].pending;
+      maybe_finish(j.unit);
+      ++done_;
+      if (opts_.progress) opts_.progress(done_, total_);
+    } catch (...) {
+      // A sink that throws (e.g. the disk is full) must not terminate a worker thread: keep the
+      // first exception and rethrow it from run() once the pool has stopped.
+      if (!sink_error_) sink_error_ = std::current_exception();
+    }
   }
 
   void deliver(std::size_t unit, const Record& r) {
@@ -383,6 +391,7 @@ class Runner {
   std::mutex mu_;
   BatchSummary summary_;
   std::size_t done_ = 0, total_ = 0;
+  std::exception_ptr sink_error_;
 };
 
 /// A matrix read from a source: float for F32/F16/BF16 (lossless), double for F64.
