@@ -58,8 +58,12 @@ for mode in ("full", "lora"):
         m = muft.get(f"{mode}-{opt}")
         if a and m:
             r = m["cpu_step_ms"] / a["cpu_step_ms"]
-            print(f"muft {mode} {opt}/adam step-time ratio (CPU): {r:.3f} "
-                  f"({'met' if r <= 1.2 else 'MISSED'} goal <= 1.2)")
+            # Same forward/backward in both cases: the optimizer-time difference over the Adam
+            # step is the less noisy estimate when other jobs perturb the whole-step timings.
+            ri = 1 + (m["optimizer_cpu_ms"] - a["optimizer_cpu_ms"]) / a["cpu_step_ms"]
+            print(f"muft {mode} {opt}/adam step-time ratio (CPU): measured {r:.3f}, "
+                  f"from optimizer time {ri:.3f} ({'met' if max(r, ri) <= 1.2 else 'MISSED'} "
+                  f"goal <= 1.2)")
 for case in ("full-adam", "full-muon"):
     if case in muft and case in py:
         r = muft[case]["cpu_tokens_per_s"] / py[case]["cpu_tokens_per_s"]
