@@ -136,6 +136,19 @@ int execute(mt::TrainConfig cfg, const RunFlags& f) {
   }
   if (out.empty()) throw std::invalid_argument("--out DIR is required (or --resume DIR)");
 
+  if (cfg.task == "digits") {
+    const mt::DigitsData digits = mt::load_digits_csv(cfg.digits.data);
+    mt::TrainOptions to;
+    to.resume = resume;
+    const mt::TrainResult r = mt::run_digits_task(cfg, digits, out, to);
+    std::printf(
+        "muft-train digits %s: %s at step %lld (%s); val loss %.4f, old val loss %.4f; "
+        "accuracies in %s/digits.csv\n",
+        cfg.mode.c_str(), mt::run_status_name(r.status), static_cast<long long>(r.step),
+        r.reason.empty() ? "ok" : r.reason.c_str(), r.last_val_loss, r.last_old_val_loss,
+        out.c_str());
+    return r.exit_code;
+  }
   const mt::DistributedOptions dopts = dist_options(f);
   std::unique_ptr<mt::DistributedContext> dist;
   if (dopts.world_size > 1) dist = std::make_unique<mt::DistributedContext>(dopts);

@@ -1,5 +1,7 @@
 #include "muft/train/digits.h"
 
+#include "muft/checkpoint/checkpoint.h"
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -87,6 +89,75 @@ TEST(DigitsExperimentTest, LoRAFinetuneLearnsTheNewClasses) {
   DigitsConfig bad = c;
   bad.method = "prefix";
   EXPECT_THROW(run_digits(bad, synthetic_digits(100, 3), ""), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace muft::train
+
+namespace muft::train {
+namespace {
+
+TrainConfig digits_task_config(const std::string& mode) {
+  TrainConfig c = mode == "pretrain" ? tiny_pretrain_config(OptimizerChoice::kAdamW)
+                                     : finetune_config(OptimizerChoice::kMuon, 0.02);
+  c.task = "digits";
+  c.digits.hidden = 32;
+  c.steps = 40;
+  c.eval_every = 10;
+  c.batch_size = 32;
+  c.threads = 1;
+  if (mode == "finetune") {
+    c.digits.classes = {5, 6, 7, 8, 9};
+    c.digits.old_classes = {0, 1, 2, 3, 4};
+  }
+  return c;
+}
+
+TEST(DigitsTaskTest, PretrainFinetuneAndResumeThroughTheRunDirectory) {
+  const fs::path root = fs::temp_directory_path() / ("muft_dtask_" + std::to_string(getpid()));
+  fs::remove_all(root);
+  const DigitsData data = synthetic_digits(600, 4);
+  TrainOptions quiet;
+  quiet.log_evals = false;
+  const TrainConfig pc = digits_task_config("pretrain");
+  const TrainResult pr = run_digits_task(pc, data, (root / "pre").string(), quiet);
+  ASSERT_EQ(pr.status, RunStatus::kCompleted);
+  RunDir pre((root / "pre").string(), false);
+  const auto pm = pre.read_metrics();
+  ASSERT_EQ(pm.size(), 5u);
+  EXPECT_LT(pm.back().val_loss, 0.5 * pm.front().val_loss);
+  EXPECT_EQ(pm.back().val_loss, pm.back().old_val_loss);  // pretraining: old task = task
+
+  TrainConfig fc = digits_task_config("finetune");
+  fc.method = "lora";
+  fc.lora.rank = 2;
+  fc.init_from = pre.list_checkpoints().back().second;
+  ASSERT_EQ(run_digits_task(fc, data, (root / "ft").string(), quiet).status, RunStatus::kCompleted);
+  const auto fm = RunDir((root / "ft").string(), false).read_metrics();
+  EXPECT_LT(fm.back().val_loss, fm.front().val_loss);          // learns 5-9
+  EXPECT_GT(fm.back().old_val_loss, fm.front().old_val_loss);  // forgets 0-4 (10-way loss)
+
+  // Interrupted at step 20 and resumed: identical final parameters.
+  TrainOptions stop = quiet;
+  stop.stop_after_step = 20;
+  ASSERT_EQ(run_digits_task(fc, data, (root / "ft2").string(), stop).step, 20);
+  TrainOptions resume = quiet;
+  resume.resume = true;
+  ASSERT_EQ(run_digits_task(fc, data, (root / "ft2").string(), resume).status,
+            RunStatus::kCompleted);
+  const auto a = checkpoint::read_checkpoint(
+      RunDir((root / "ft").string(), false).list_checkpoints().back().second);
+  const auto b = checkpoint::read_checkpoint(
+      RunDir((root / "ft2").string(), false).list_checkpoints().back().second);
+  ASSERT_EQ(a.parameters.size(), b.parameters.size());
+  for (size_t i = 0; i < a.parameters.size(); ++i) {
+    EXPECT_EQ(a.parameters[i].bytes, b.parameters[i].bytes) << a.parameters[i].name;
+  }
+  // A huge lr diverges with the documented exit code.
+  TrainConfig bad = digits_task_config("pretrain");
+  bad.optim.matrix_lr = 1e30;
+  EXPECT_EQ(run_digits_task(bad, data, (root / "bad").string(), quiet).exit_code, kExitDiverged);
+  fs::remove_all(root);
 }
 
 }  // namespace

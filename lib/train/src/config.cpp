@@ -103,6 +103,21 @@ bool TrainConfig::IsValid(std::string* error) const {
     return false;
   };
   std::string sub;
+  if (task != "lm" && task != "digits")
+    return fail("task must be lm or digits, got '" + task + "'");
+  if (task == "digits") {
+    if (digits.classes.empty()) return fail("digits.classes is empty");
+    for (auto v : digits.classes) {
+      if (v < 0 || v > 9) return fail("digits.classes must hold labels 0..9");
+    }
+    for (auto v : digits.old_classes) {
+      if (v < 0 || v > 9) return fail("digits.old_classes must hold labels 0..9");
+    }
+    if (digits.hidden < 4) return fail("digits.hidden must be >= 4");
+    if (digits.val_percent < 1 || digits.val_percent > 90) {
+      return fail("digits.val_percent must be in [1, 90]");
+    }
+  }
   if (mode != "pretrain" && mode != "finetune") {
     return fail("mode must be pretrain or finetune, got '" + mode + "'");
   }
@@ -157,7 +172,14 @@ nlohmann::json TrainConfig::to_json() const {
              {"val", data.val},
              {"old_val", data.old_val},
              {"eval_windows", data.eval_windows}};
-  return {{"mode", mode},
+  json gj = {{"data", digits.data},
+             {"classes", digits.classes},
+             {"old_classes", digits.old_classes},
+             {"hidden", digits.hidden},
+             {"val_percent", digits.val_percent}};
+  return {{"task", task},
+          {"digits", gj},
+          {"mode", mode},
           {"model", model.to_json()},
           {"optim", oj},
           {"schedule", sj},
@@ -178,6 +200,27 @@ nlohmann::json TrainConfig::to_json() const {
 
 void TrainConfig::merge_json(const nlohmann::json& j) {
   Overlay ov(j, "");
+  ov.get("task", &task);
+  if (const json* g = ov.sub("digits")) {
+    Overlay go(*g, "digits.");
+    go.get("data", &digits.data);
+    go.get("hidden", &digits.hidden);
+    go.get("val_percent", &digits.val_percent);
+    for (const char* key : {"classes", "old_classes"}) {
+      if (const json* a = go.sub(key)) {
+        if (!a->is_array())
+          throw std::invalid_argument(std::string("digits.") + key + " must be an array");
+        std::vector<int64_t> v;
+        for (const auto& e : *a) {
+          if (!e.is_number_integer())
+            throw std::invalid_argument(std::string("digits.") + key + " must hold integers");
+          v.push_back(e.get<int64_t>());
+        }
+        (std::string(key) == "classes" ? digits.classes : digits.old_classes) = v;
+      }
+    }
+    go.finish();
+  }
   ov.get("mode", &mode);
   if (const json* m = ov.sub("model")) {
     json merged = model.to_json();

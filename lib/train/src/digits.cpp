@@ -1,6 +1,10 @@
 #include "muft/train/digits.h"
 
+#include <unistd.h>
+
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -9,6 +13,7 @@
 
 #include "muft/train/data.h"
 #include "muft/train/optim.h"
+#include "muft/train/schedule.h"
 #include "muft/train/trainer_checkpoint.h"
 
 namespace muft::train {
@@ -300,6 +305,270 @@ DigitsResult run_digits(const DigitsConfig& cfg, const DigitsData& data,
     run->write_status(res.status, res.reason, cfg.pretrain_steps + cfg.finetune_steps);
   }
   return res;
+}
+
+}  // namespace muft::train
+
+namespace muft::train {
+
+namespace {
+
+DigitsData select_classes(const DigitsData& d, const std::vector<int64_t>& classes) {
+  torch::Tensor mask = torch::zeros_like(d.y, torch::kBool);
+  for (int64_t c : classes) mask = mask.logical_or(d.y == c);
+  return {d.x.index({mask}), d.y.index({mask})};
+}
+
+/// Accuracy with argmax restricted to `classes`, and the 10-way cross-entropy.
+std::pair<double, double> eval_classes(DigitsMLP& m, const DigitsData& d,
+                                       const std::vector<int64_t>& classes) {
+  torch::NoGradGuard ng;
+  const torch::Tensor logits = m->forward(d.x);
+  const double loss = torch::nn::functional::cross_entropy(logits, d.y).item<double>();
+  const torch::Tensor idx = torch::tensor(classes, torch::kInt64);
+  const torch::Tensor pred = idx.index_select(0, logits.index_select(1, idx).argmax(1));
+  return {loss, pred.eq(d.y).to(torch::kFloat64).mean().item<double>()};
+}
+
+struct DigitsDiverged {
+  std::string reason;
+};
+
+}  // namespace
+
+TrainResult run_digits_task(const TrainConfig& cfg_in, const DigitsData& data,
+                            const std::string& out_dir, const TrainOptions& opts) {
+  TrainConfig cfg = cfg_in;
+  cfg.schedule.total_steps = cfg.steps;
+  std::string err;
+  if (!cfg.IsValid(&err)) throw std::invalid_argument("invalid config: " + err);
+  if (cfg.task != "digits") throw std::invalid_argument("run_digits_task needs task digits");
+  if (opts.dist && opts.dist->world_size() > 1) {
+    throw std::invalid_argument("the digits task runs in one process (no --world-size)");
+  }
+  if (cfg.method == "lora" && cfg.lora.targets == LoRAOptions{}.targets) {
+    cfg.lora.targets = digits_lora_defaults().targets;
+  }
+  if (cfg.threads > 0) torch::set_num_threads(static_cast<int>(cfg.threads));
+  RunDir run(out_dir, true);
+  if (!opts.resume &&
+      (!run.list_checkpoints().empty() || ::access(run.status_path().c_str(), F_OK) == 0)) {
+    throw std::invalid_argument("'" + out_dir +
+                                "' already holds a run: use --resume to continue it or choose "
+                                "another --out");
+  }
+  const std::vector<int64_t>& old_classes =
+      cfg.digits.old_classes.empty() ? cfg.digits.classes : cfg.digits.old_classes;
+  const uint64_t split_seed = 0;  // the held-out images do not depend on the run's seed
+  const auto [train, val] = split_digits(select_classes(data, cfg.digits.classes),
+                                         static_cast<int>(cfg.digits.val_percent), split_seed);
+  const DigitsData old_val = split_digits(select_classes(data, old_classes),
+                                          static_cast<int>(cfg.digits.val_percent), split_seed)
+                                 .second;
+  if (train.size() == 0 || val.size() == 0 || old_val.size() == 0) {
+    throw std::invalid_argument("the digits data has no images of the requested classes");
+  }
+
+  TrainResult result;
+  DigitsMLP model{nullptr};
+  checkpoint::Checkpoint resume_ckpt;
+  bool resuming = false;
+  try {
+    if (opts.resume) {
+      const auto ck = run.list_checkpoints();
+      if (ck.empty()) throw std::runtime_error("'" + out_dir + "' holds no checkpoint to resume");
+      resume_ckpt = checkpoint::read_checkpoint(ck.back().second);
+      resuming = true;
+    }
+    if (cfg.mode == "finetune" && !resuming) {
+      const checkpoint::Checkpoint base = checkpoint::read_checkpoint(cfg.init_from);
+      const auto& bc = base.config;
+      if (!bc.is_object() || bc.value("task", "") != "digits" || !bc.contains("digits")) {
+        throw std::runtime_error("checkpoint '" + cfg.init_from + "' is not a digits model");
+      }
+      cfg.digits.hidden = bc.at("digits").at("hidden").get<int64_t>();
+      torch::manual_seed(cfg.seed);
+      model = DigitsMLP(cfg.digits.hidden);
+      load_module_parameters(*model, base.parameters, true);
+      torch::manual_seed(cfg.seed);
+      if (cfg.method == "lora") apply_lora(*model, cfg.lora);
+    } else {
+      torch::manual_seed(cfg.seed);
+      model = DigitsMLP(cfg.digits.hidden);
+      if (cfg.mode == "finetune" && cfg.method == "lora") apply_lora(*model, cfg.lora);
+      if (resuming) load_module_parameters(*model, resume_ckpt.parameters, true);
+    }
+  } catch (const std::exception& e) {
+    run.write_status(RunStatus::kFailed, e.what(), 0);
+    throw;
+  }
+  result.num_parameters = 0;
+  std::vector<torch::Tensor> trainable;
+  for (const auto& p : model->parameters()) {
+    result.num_parameters += p.numel();
+    if (p.requires_grad()) {
+      trainable.push_back(p);
+      result.trainable_parameters += p.numel();
+    }
+  }
+  ParamGroupOptions po = cfg.optim;
+  po.model_dim = 0;
+  po.embedding_regex = "^fc1\\.";
+  po.head_regex = "^head\\.";
+  po.set_single_lr(cfg.optim.matrix_lr);
+  Optimizer opt(build_param_groups(*model, po));
+  int64_t step = 0;
+  double seconds_offset = 0;
+  std::vector<MetricsRow> metrics;
+  std::string acc_csv = "step,val_acc,old_val_acc\n";
+  if (resuming) {
+    load_optimizer_state(opt, resume_ckpt.optimizer_state);
+    set_cpu_rng_state(resume_ckpt.rng_state);
+    step = resume_ckpt.step;
+    if (resume_ckpt.metrics.contains("seconds")) {
+      seconds_offset = resume_ckpt.metrics.at("seconds").get<double>();
+    }
+    for (const auto& r : run.read_metrics()) {
+      if (r.step <= step) metrics.push_back(r);
+    }
+    try {
+      std::istringstream in(read_file(run.path() + "/digits.csv"));
+      std::string line;
+      std::getline(in, line);
+      while (std::getline(in, line)) {
+        if (!line.empty() && std::stoll(line.substr(0, line.find(','))) <= step) {
+          acc_csv += line + "\n";
+        }
+      }
+    } catch (const std::exception&) {
+    }
+  }
+  run.write_config(cfg.to_json());
+  run.write_status(RunStatus::kRunning, "", step,
+                   {{"pid", static_cast<int64_t>(::getpid())},
+                    {"num_parameters", result.num_parameters},
+                    {"trainable_parameters", result.trainable_parameters}});
+  const auto t0 = std::chrono::steady_clock::now();
+  double last_val_acc = 0, last_old_acc = 0;
+  auto evaluate = [&](double train_loss, double lr) {
+    MetricsRow r;
+    r.step = step;
+    r.tokens = step * cfg.batch_size;
+    r.lr = lr;
+    r.train_loss = train_loss;
+    const auto [vl, va] = eval_classes(model, val, cfg.digits.classes);
+    const auto [ol, oa] = eval_classes(model, old_val, old_classes);
+    r.val_loss = vl;
+    r.val_ppl = std::exp(vl);
+    r.old_val_loss = ol;
+    r.old_val_ppl = std::exp(ol);
+    r.seconds = seconds_offset +
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    last_val_acc = va;
+    last_old_acc = oa;
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%lld,%.9g,%.9g\n", static_cast<long long>(step), va, oa);
+    acc_csv += buf;
+    return r;
+  };
+  auto save = [&](const MetricsRow& r) {
+    metrics.push_back(r);
+    run.write_metrics(metrics);
+    write_file_atomic(run.path() + "/digits.csv", acc_csv);
+    checkpoint::Checkpoint ck;
+    ck.step = step;
+    ck.config = cfg.to_json();
+    ck.metrics = {{"step", r.step},          {"train_loss", r.train_loss},
+                  {"val_loss", r.val_loss},  {"old_val_loss", r.old_val_loss},
+                  {"val_acc", last_val_acc}, {"old_val_acc", last_old_acc},
+                  {"seconds", r.seconds}};
+    ck.parameters = module_parameters(*model);
+    ck.optimizer_state = optimizer_state(opt);
+    ck.rng_state = cpu_rng_state();
+    checkpoint::write_checkpoint(run.checkpoint_path(step), ck);
+  };
+  auto lr_at = [&](int64_t s) {
+    return opt.groups().front().lr() * lr_multiplier(cfg.schedule, s);
+  };
+  try {
+    if (!resuming) save(evaluate(std::nan(""), lr_at(0)));
+    double sum = 0;
+    int64_t count = 0;
+    while (step < cfg.steps) {
+      const double mult = lr_multiplier(cfg.schedule, step);
+      opt.set_lr_multiplier(mult);
+      std::vector<int64_t> idx(static_cast<size_t>(cfg.batch_size));
+      for (int64_t i = 0; i < cfg.batch_size; ++i) {
+        idx[static_cast<size_t>(i)] =
+            static_cast<int64_t>(mix_hash(cfg.seed, static_cast<uint64_t>(step), i) %
+                                 static_cast<uint64_t>(train.size()));
+      }
+      const torch::Tensor t = torch::tensor(idx, torch::kInt64);
+      const torch::Tensor loss = torch::nn::functional::cross_entropy(
+          model->forward(train.x.index_select(0, t)), train.y.index_select(0, t));
+      const double l = loss.item<double>();
+      if (!std::isfinite(l))
+        throw DigitsDiverged{"non-finite training loss at step " + std::to_string(step + 1)};
+      loss.backward();
+      if (cfg.grad_clip > 0) torch::nn::utils::clip_grad_norm_(trainable, cfg.grad_clip);
+      opt.step();
+      opt.zero_grad();
+      ++step;
+      for (const auto& p : trainable) {
+        if (!torch::isfinite(p).all().item<bool>()) {
+          throw DigitsDiverged{"non-finite parameters after step " + std::to_string(step)};
+        }
+      }
+      sum += l;
+      ++count;
+      const bool is_eval = step % cfg.eval_every == 0 || step == cfg.steps;
+      if (is_eval) {
+        const MetricsRow r = evaluate(sum / static_cast<double>(count), lr_at(step - 1));
+        if (!std::isfinite(r.val_loss)) {
+          throw DigitsDiverged{"non-finite validation loss at step " + std::to_string(step)};
+        }
+        sum = 0;
+        count = 0;
+        save(r);
+        run.write_status(RunStatus::kRunning, "", step);
+        if (opts.log_evals) {
+          std::printf("step %lld/%lld | train %.4f | val %.4f acc %.3f | old %.4f acc %.3f\n",
+                      static_cast<long long>(step), static_cast<long long>(cfg.steps), r.train_loss,
+                      r.val_loss, last_val_acc, r.old_val_loss, last_old_acc);
+          std::fflush(stdout);
+        }
+        result.last_val_loss = r.val_loss;
+        result.last_old_val_loss = r.old_val_loss;
+        if (opts.stop_after_step >= 0 && step >= opts.stop_after_step && step < cfg.steps) {
+          result.step = step;
+          result.reason = "stopped after step " + std::to_string(step);
+          return result;
+        }
+      }
+    }
+  } catch (const DigitsDiverged& d) {
+    result.status = RunStatus::kDiverged;
+    result.reason = d.reason;
+    result.step = step;
+    result.exit_code = kExitDiverged;
+    const auto ck = run.list_checkpoints();
+    run.write_status(RunStatus::kDiverged, d.reason, step,
+                     {{"last_good_checkpoint", ck.empty() ? "" : ck.back().second}});
+    return result;
+  } catch (const std::exception& e) {
+    run.write_status(RunStatus::kFailed, e.what(), step);
+    throw;
+  }
+  result.status = RunStatus::kCompleted;
+  result.step = step;
+  run.write_status(RunStatus::kCompleted, "", step,
+                   {{"final_val_loss", result.last_val_loss},
+                    {"final_old_val_loss", result.last_old_val_loss},
+                    {"final_val_acc", last_val_acc},
+                    {"final_old_val_acc", last_old_acc},
+                    {"num_parameters", result.num_parameters},
+                    {"trainable_parameters", result.trainable_parameters}});
+  return result;
 }
 
 }  // namespace muft::train

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -27,8 +28,19 @@ struct DataConfig {
   int64_t eval_windows = 64;  ///< windows of `sequence_len` tokens per evaluation set (0 = all)
 };
 
+/// The digits task (task = "digits"): an MLP classifier on sklearn's 8×8 digits instead of
+/// the GPT, trained by the same command line and writing the same run directory.
+struct DigitsTaskConfig {
+  std::string data = "data/corpora/digits/digits.csv";  ///< from data/fetch_corpora.sh
+  std::vector<int64_t> classes = {0, 1, 2, 3, 4};       ///< labels trained and validated (val_*)
+  std::vector<int64_t> old_classes;  ///< labels of the old task (old_val_*); empty: = classes
+  int64_t hidden = 128;              ///< MLP width (64 → h → h → h → 10)
+  int64_t val_percent = 20;          ///< held-out share of every class (hashed split)
+};
+
 /// One training run.
 struct TrainConfig {
+  std::string task = "lm";        ///< "lm" (GPT on text) | "digits" (MLP on digits, digits.h)
   std::string mode = "pretrain";  ///< "pretrain" | "finetune"
   GPTConfig model;                ///< architecture (tiny by default)
   ParamGroupOptions optim;        ///< optimizer choice and per-group rates
@@ -46,6 +58,7 @@ struct TrainConfig {
   bool bf16_autocast = true;      ///< on CUDA, run the forward in bfloat16 autocast
   int64_t threads = 0;            ///< intra-op threads (0 = LibTorch default)
   DataConfig data;
+  DigitsTaskConfig digits;  ///< used when task == "digits"
 
   /// Validates every field and nested option; writes a one-line reason.
   bool IsValid(std::string* error) const;

@@ -17,6 +17,7 @@
 #include "muft/train/lora.h"
 #include "muft/train/param_groups.h"
 #include "muft/train/run_dir.h"
+#include "muft/train/trainer.h"
 
 namespace muft::train {
 
@@ -101,6 +102,17 @@ struct DigitsResult {
 /// Throws std::invalid_argument on an invalid config or too little data.
 DigitsResult run_digits(const DigitsConfig& cfg, const DigitsData& data,
                         const std::string& out_dir);
+
+/// The digits task driven like the language model (`muft-train pretrain|finetune --config
+/// data/experiments/digits-*.json`, task = "digits"), so a sweep can treat it as any run: the
+/// MLP trains on cfg.digits.classes (held-out part: val_*), the old task is
+/// cfg.digits.old_classes (old_val_*; = classes when empty); losses are 10-way cross-entropy;
+/// every evaluation also appends accuracies to DIR/digits.csv; checkpoints, status, resume
+/// (bit-exact) and divergence behave as in run_training. One lr for every group
+/// (optim.matrix_lr in pretraining, --lr in fine-tuning). Under LoRA the default GPT targets
+/// are replaced by digits_lora_defaults().targets. opts.dist is not supported (throws).
+TrainResult run_digits_task(const TrainConfig& cfg, const DigitsData& data,
+                            const std::string& out_dir, const TrainOptions& opts = {});
 
 /// Synthetic stand-in for tests: n images of 10 well-separated classes (Gaussian blobs around
 /// fixed random prototypes in [0, 1]^64), deterministic in seed.
