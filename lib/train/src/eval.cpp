@@ -132,6 +132,11 @@ int64_t forgetting_curves(const std::vector<std::string>& run_dirs, const Forget
     try {
       RunDir run(path, /*create=*/false);
       cfg = TrainConfig::from_json(run.read_config());
+      if (cfg.task != "lm") {
+        throw std::runtime_error("a " + cfg.task +
+                                 " run: its old/new-task losses are in metrics.csv (accuracies "
+                                 "in digits.csv); forgetting evaluates language-model runs");
+      }
       ckpts = run.list_checkpoints();
       if (ckpts.empty()) throw std::runtime_error("no checkpoints in " + run.checkpoints_dir());
       const std::string old_path = !opts.old_val.empty()       ? opts.old_val
