@@ -4,7 +4,9 @@
 
 #include "muft/analysis/batch.h"
 
+#include <unistd.h>
 #include <cmath>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -44,7 +46,11 @@ std::map<std::string, Record> by_tensor(const std::vector<Record>& recs) {
 class BatchTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) / "muft_batch_test";
+    // One directory per test and process: ctest -j runs tests of this fixture in parallel.
+    dir_ = fs::path(::testing::TempDir()) /
+           ("muft_batch_test_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
+            std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     q0_ = gaussian(12 * 8, 1);

@@ -3,6 +3,8 @@
 
 #include "muft/analysis/inputs.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -16,7 +18,11 @@ namespace fs = std::filesystem;
 class InputsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::path(::testing::TempDir()) / "muft_inputs_test";
+    // One directory per test and process: ctest -j runs tests of this fixture in parallel.
+    root_ = fs::path(::testing::TempDir()) /
+            ("muft_inputs_test_" +
+             std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
+             std::to_string(::getpid()));
     fs::remove_all(root_);
     for (const char* f :
          {"a/x.safetensors", "a/sub/y.h5", "a/notes.txt", "b/model.safetensors.index.json",

@@ -65,8 +65,8 @@ void syrk_lower(Eigen::MatrixXd& G, const double* a, int64_t k, int64_t b, bool 
 
 /// Eigenvalues of the symmetric matrix whose lower triangle G holds (G is destroyed).
 Eigen::VectorXd symmetric_eigenvalues(Eigen::MatrixXd& G) {
-  const int n = static_cast<int>(G.rows());
 #ifdef MUFT_ANALYSIS_HAVE_OPENBLAS
+  const int n = static_cast<int>(G.rows());
   // The two-stage reduction gains nothing from OpenBLAS threads (measured at n = 4096: 3.6 s CPU
   // with one thread, 6.5 s with two, mostly spinning), so it runs on one; dsyrk, which does scale,
   // keeps the caller's thread count. openblas_set_num_threads is process-wide: this is only called
