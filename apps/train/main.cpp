@@ -23,6 +23,26 @@ namespace {
 
 namespace mt = muft::train;
 
+/// Validators with one-line messages (CLI11's built-in ones print the whole double range).
+const CLI::Validator kPositive(
+    [](std::string& v) {
+      try {
+        if (std::stod(v) > 0) return std::string();
+      } catch (const std::exception&) {
+      }
+      return "must be a positive number, got '" + v + "'";
+    },
+    "POSITIVE");
+const CLI::Validator kNonNegative(
+    [](std::string& v) {
+      try {
+        if (std::stod(v) >= 0) return std::string();
+      } catch (const std::exception&) {
+      }
+      return "must be a number >= 0, got '" + v + "'";
+    },
+    "NONNEGATIVE");
+
 /// Flags shared by pretrain, finetune and resume.
 struct RunFlags {
   std::string config_file;
@@ -52,31 +72,31 @@ void add_run_flags(CLI::App* sub, RunFlags& f, bool rank_is_process) {
   sub->add_option("--out", f.out, "Run directory to create (config.json, metrics.csv, ...)");
   sub->add_option("--resume", f.resume,
                   "Continue the run in DIR from its last checkpoint (other config flags ignored)");
-  sub->add_option("--steps", f.steps, "Optimizer steps")->check(CLI::PositiveNumber);
+  sub->add_option("--steps", f.steps, "Optimizer steps")->check(kPositive);
   sub->add_option("--seed", f.seed, "Seed of model/adapter init and of the data order");
   sub->add_option("--batch-size", f.batch_size, "Global batch (sequences per step)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   sub->add_option("--eval-every", f.eval_every, "Evaluate and write a metrics row every N steps")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   sub->add_option("--checkpoint-every", f.checkpoint_every,
                   "Checkpoint every N steps (0 = at every evaluation)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
   sub->add_option("--eval-windows", f.eval_windows,
                   "Context-length windows per validation set (0 = all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
   sub->add_option("--train", f.train, "Training text file");
   sub->add_option("--val", f.val, "Validation text of the current task");
   sub->add_option("--old-val", f.old_val, "Validation text of the old (pretraining) task");
   sub->add_option("--device", f.device, "cpu or cuda[:N] (bf16 autocast on CUDA)");
   sub->add_option("--threads", f.threads, "Intra-op CPU threads (0 = LibTorch default)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
   sub->add_flag("--no-progress", f.no_progress, "No progress line even on a terminal");
   sub->add_flag("--print-config", f.print_config, "Print the resolved config as JSON and exit");
   auto* pr = sub->add_option(rank_is_process ? "--rank,--process-rank" : "--process-rank",
                              f.process_rank, "Data-parallel rank of this process (env RANK)");
-  pr->check(CLI::NonNegativeNumber);
+  pr->check(kNonNegative);
   sub->add_option("--world-size", f.world_size, "Number of processes (env WORLD_SIZE)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   sub->add_option("--master-addr", f.master_addr, "Host of rank 0 (env MASTER_ADDR)");
   sub->add_option("--master-port", f.master_port, "TCPStore port of rank 0 (env MASTER_PORT)")
       ->check(CLI::Range(1, 65535));
@@ -205,7 +225,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"adam", "adamw", "muon", "muon-pe"}))
       ->capture_default_str();
   pre->add_option("--lr", p_lr, "Learning rate of the hidden matrices (default per optimizer)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   add_run_flags(pre, pf, /*rank_is_process=*/true);
   pre->callback([&] {
     mt::TrainConfig c = mt::tiny_pretrain_config(mt::parse_optimizer_choice(p_opt));
@@ -231,13 +251,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"adam", "adamw", "muon", "muon-pe"}))
       ->capture_default_str();
   ft->add_option("--lr", f_lr, "Learning rate of every parameter group (the swept value)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   ft->add_option("--rank,--lora-rank", f_rank, "LoRA rank r")
-      ->check(CLI::PositiveNumber)
+      ->check(kPositive)
       ->capture_default_str();
-  ft->add_option("--alpha", f_alpha, "LoRA alpha")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  ft->add_option("--alpha", f_alpha, "LoRA alpha")->check(kPositive)->capture_default_str();
   ft->add_option("--lora-scale", f_scale, "alpha_over_r (LoRA) or alpha_over_sqrt_r (rsLoRA)")
       ->check(CLI::IsMember({"alpha_over_r", "alpha_over_sqrt_r"}))
       ->capture_default_str();
@@ -270,7 +288,7 @@ int main(int argc, char** argv) {
       "resume", "Continue a run directory from its last checkpoint (same as --resume DIR)");
   res->add_option("dir", r_dir, "Run directory")->required();
   res->add_option("--device", rf.device, "cpu or cuda[:N]");
-  res->add_option("--threads", rf.threads, "Intra-op CPU threads")->check(CLI::NonNegativeNumber);
+  res->add_option("--threads", rf.threads, "Intra-op CPU threads")->check(kNonNegative);
   res->add_flag("--no-progress", rf.no_progress, "No progress line");
   res->add_option("--rank,--process-rank", rf.process_rank, "Data-parallel rank (env RANK)");
   res->add_option("--world-size", rf.world_size, "Number of processes (env WORLD_SIZE)");

@@ -156,7 +156,9 @@ void expect_same_runs(const std::string& a, const std::string& b) {
     EXPECT_EQ(ma[i].step, mb[i].step);
     EXPECT_EQ(ma[i].val_loss, mb[i].val_loss) << "row " << i;
     EXPECT_EQ(ma[i].lr, mb[i].lr) << "row " << i;
-    if (i > 0) EXPECT_EQ(ma[i].train_loss, mb[i].train_loss) << "row " << i;
+    if (i > 0) {
+      EXPECT_EQ(ma[i].train_loss, mb[i].train_loss) << "row " << i;
+    }
   }
 }
 

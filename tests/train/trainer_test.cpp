@@ -165,7 +165,9 @@ TEST(TrainerFinetuneTest, LoRAFinetuneKeepsBaseWeightsAndTracksOldTask) {
       continue;
     }
     for (const auto& q : base.parameters) {
-      if (q.name == p.name) EXPECT_EQ(p.bytes, q.bytes) << p.name << " changed under LoRA";
+      if (q.name == p.name) {
+        EXPECT_EQ(p.bytes, q.bytes) << p.name << " changed under LoRA";
+      }
     }
   }
   EXPECT_TRUE(saw_adapter);
