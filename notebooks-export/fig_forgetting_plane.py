@@ -7,7 +7,11 @@
 # claim that full fine-tuning with the pretraining optimizer forgets least
 # (shared/papers/optimizer-model-consistency.txt): compare the frontiers, lower-left is better.
 #
-# Run: /usr/bin/python3 notebooks-export/fig_forgetting_plane.py [results.h5]
+# Runs of one pretraining group only (their losses are comparable): the group fine-tuned by the
+# study named by the second argument (default `lr-sweep`, else the first study); every study of
+# that group (e.g. lr-sweep and rank) contributes its runs.
+#
+# Run: /usr/bin/python3 notebooks-export/fig_forgetting_plane.py [results.h5] [study]
 
 # %%
 import math
@@ -29,7 +33,17 @@ with h5py.File(RESULTS, "r") as f:
     t = f["table"]
     cols = {c: (t[c].asstr()[:] if t[c].dtype.kind == "O" else t[c][:]) for c in t.keys()}
 rows = [{c: cols[c][i] for c in cols} for i in range(len(cols["id"]))]
-rows = [r for r in rows if r["kind"] == "finetune" and r["status"] == "completed"
+rows = [r for r in rows if r["kind"] == "finetune"]
+STUDY = sys.argv[2] if len(sys.argv) > 2 else None
+if STUDY is None:
+    STUDY = "lr-sweep" if any(r["study"] == "lr-sweep" for r in rows) else (
+        rows[0]["study"] if rows else "")
+of_study = [r for r in rows if r["study"] == STUDY]
+if not of_study:
+    sys.exit("no fine-tuning study %r in %s (studies: %s)"
+             % (STUDY, RESULTS, ", ".join(sorted({r["study"] for r in rows})) or "none"))
+GROUP = of_study[0]["group"]
+rows = [r for r in rows if r["group"] == GROUP and r["status"] == "completed"
         and math.isfinite(r["final_val_loss"]) and math.isfinite(r["final_old_val_loss"])]
 
 
@@ -63,7 +77,8 @@ for ax, p in zip(axes[0], pretrains):
     ax.set_ylabel("old-task val loss (forgetting → lower)")
     ax.set_title(f"{p}-pretrained model")
     ax.legend(fontsize=7)
-fig.suptitle("Learning–forgetting plane: every run and learning rate, Pareto frontiers per method")
+fig.suptitle(f"Learning–forgetting plane (pretraining group {GROUP}): every run and learning rate, "
+             "Pareto frontiers per method")
 fig.tight_layout()
 
 # %%

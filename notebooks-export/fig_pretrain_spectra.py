@@ -5,7 +5,11 @@
 # with the checkpoint analysis (`muft-sweep collect` built with muft::analysis, without
 # --no-analysis): the per-group series live in /runs/<pretraining run>/series/<group>/.
 #
-# Run: /usr/bin/python3 notebooks-export/fig_pretrain_spectra.py [results.h5]
+# One pretraining group (spec `[[pretrain]] name`) per figure: the second argument (a group, or
+# a fine-tuning study standing for the group it fine-tunes), else the first group in the results
+# (e.g. `lm`; `digits` is the MLP of the vision analogue).
+#
+# Run: /usr/bin/python3 notebooks-export/fig_pretrain_spectra.py [results.h5] [group|study]
 
 # %%
 import os
@@ -26,8 +30,15 @@ f = h5py.File(RESULTS, "r")
 t = f["table"]
 ids, kinds = t["id"].asstr()[:], t["kind"].asstr()[:]
 opts, groups_ = t["optimizer"].asstr()[:], t["group"].asstr()[:]
-runs = [(i, o) for i, k, o in zip(ids, kinds, opts) if k == "pretrain"
-        and "series" in f["runs/" + i]]
+pre = [(i, o, g) for i, k, o, g in zip(ids, kinds, opts, groups_) if k == "pretrain"]
+GROUP = sys.argv[2] if len(sys.argv) > 2 else (pre[0][2] if pre else "")
+study_group = {s: g for k, s, g in zip(kinds, t["study"].asstr()[:], groups_) if k == "finetune"}
+if GROUP not in {g for _, _, g in pre} and GROUP in study_group:
+    GROUP = study_group[GROUP]
+if GROUP not in {g for _, _, g in pre}:
+    sys.exit("no pretraining group %r in %s (groups: %s)"
+             % (GROUP, RESULTS, ", ".join(sorted({g for _, _, g in pre})) or "none"))
+runs = [(i, o) for i, o, g in pre if g == GROUP and "series" in f["runs/" + i]]
 if not runs:
     sys.exit("no per-group series in %s: collect without --no-analysis, from a build with "
              "muft::analysis" % RESULTS)
@@ -49,7 +60,7 @@ for j, g in enumerate(layer_groups):
         ax.set_xlabel("pretraining step")
         if i == 0 and j == 0:
             ax.legend(fontsize=7)
-fig.suptitle("Spectra of the weights during pretraining, Adam vs Muon")
+fig.suptitle(f"Spectra of the weights during pretraining (group {GROUP}), Adam vs Muon")
 fig.tight_layout()
 
 # %%

@@ -57,8 +57,8 @@ step() {
 echo "end-to-end: smoke sweep with the real trainer into $runs ($jobs jobs)"
 step sweep-run "$bin/muft-sweep" run "$spec" --out-dir "$runs" --jobs "$jobs" --verbose
 step sweep-status "$bin/muft-sweep" status "$spec" --out-dir "$runs"
-grep -E '^smoke: 50 runs: 50 done' "$tmp/sweep-status.log" >/dev/null || {
-  echo "test-extra: expected all 50 smoke runs done:"
+grep -E '^smoke: ([0-9]+) runs: \1 done,' "$tmp/sweep-status.log" >/dev/null || {
+  echo "test-extra: expected every smoke run done:"
   cat "$tmp/sweep-status.log"
   exit 1
 }
