@@ -1,6 +1,6 @@
 #include "muft/train/run_dir.h"
 
-#include <unistd.h>
+#include "muft/checkpoint/run_dir.h"
 
 #include <cerrno>
 #include <chrono>
@@ -11,7 +11,6 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -46,22 +45,6 @@ RunStatus parse_run_status(const std::string& s) {
                               "' (expected running, completed, diverged or failed)");
 }
 
-void write_file_atomic(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error("cannot write '" + tmp + "': " + std::strerror(errno));
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    out.flush();
-    if (!out) throw std::runtime_error("error while writing '" + tmp + "'");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string err = std::strerror(errno);
-    std::remove(tmp.c_str());
-    throw std::runtime_error("cannot rename '" + tmp + "' to '" + path + "': " + err);
-  }
-}
-
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read '" + path + "'");
@@ -85,24 +68,12 @@ RunDir::RunDir(std::string path, bool create) : path_(std::move(path)) {
 }
 
 std::string RunDir::checkpoint_path(int64_t step) const {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "step_%06lld.h5", static_cast<long long>(step));
-  return checkpoints_dir() + "/" + buf;
+  return checkpoint::checkpoint_path(path_, step);
 }
 
 std::vector<std::pair<int64_t, std::string>> RunDir::list_checkpoints() const {
   std::vector<std::pair<int64_t, std::string>> out;
-  std::error_code ec;
-  if (!fs::is_directory(checkpoints_dir(), ec)) return out;
-  static const std::regex kName(R"(step_(\d+)\.h5)");
-  for (const auto& e : fs::directory_iterator(checkpoints_dir(), ec)) {
-    std::smatch m;
-    const std::string name = e.path().filename().string();
-    if (e.is_regular_file() && std::regex_match(name, m, kName)) {
-      out.emplace_back(std::stoll(m[1].str()), e.path().string());
-    }
-  }
-  std::sort(out.begin(), out.end());
+  for (auto& c : checkpoint::list_checkpoints(path_)) out.emplace_back(c.step, std::move(c.path));
   return out;
 }
 
@@ -122,7 +93,6 @@ void RunDir::write_status(RunStatus status, const std::string& reason, int64_t s
                           const nlohmann::json& extra) const {
   nlohmann::json j = extra.is_object() ? extra : nlohmann::json::object();
   j["status"] = run_status_name(status);
-  j["state"] = run_status_name(status);  // the key docs/formats.md names; same value
   j["reason"] = reason;
   j["step"] = step;
   const auto ckpts = list_checkpoints();

@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "muft/checkpoint/run_dir.h"
+
 namespace muft::train {
 
 /// Outcome of a run, as stored in status.json.
@@ -48,9 +50,8 @@ struct MetricsRow {
 /// Column names of metrics.csv, in order.
 extern const char* const kMetricsColumns[9];
 
-/// Writes content to path atomically: PATH.tmp.<pid> then rename(2). Throws
-/// std::runtime_error naming the file on failure.
-void write_file_atomic(const std::string& path, const std::string& content);
+/// Atomic text writes (PATH.tmp.<pid>, fsync, rename) are the checkpoint module's.
+using checkpoint::write_file_atomic;
 
 /// Reads a whole file; throws std::runtime_error naming it on failure.
 std::string read_file(const std::string& path);
@@ -75,7 +76,7 @@ class RunDir {
   /// Throws std::runtime_error when config.json is missing or not JSON.
   nlohmann::json read_config() const;
 
-  /// status.json = {"status", "state" (same value), "reason", "step", "last_checkpoint"
+  /// status.json = {"status", "reason", "step", "last_checkpoint"
   /// ("checkpoints/step_NNNNNN.h5" or null), "updated" (UTC)} merged with extra.
   void write_status(RunStatus status, const std::string& reason, int64_t step,
                     const nlohmann::json& extra = nlohmann::json::object()) const;
