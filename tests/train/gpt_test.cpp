@@ -1,6 +1,8 @@
 // Tests of the NanoChat-style GPT (lib/train/src/gpt.cpp).
 #include "muft/train/gpt.h"
 
+#include "test_util.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,15 +13,7 @@
 namespace muft::train {
 namespace {
 
-GPTConfig micro_config() {
-  GPTConfig c;
-  c.sequence_len = 16;
-  c.vocab_size = 32;
-  c.n_layer = 2;
-  c.n_head = 2;
-  c.n_embd = 16;
-  return c;
-}
+using test_support::micro_config;
 
 // Replaces every parameter by U(−0.5, 0.5) so that zero-initialized projections
 // do not hide bugs in attention or the MLP.

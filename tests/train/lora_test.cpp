@@ -11,18 +11,12 @@
 #include "muft/train/optim.h"
 #include "muft/train/param_groups.h"
 
+#include "test_util.h"
+
 namespace muft::train {
 namespace {
 
-GPTConfig micro_config() {
-  GPTConfig c;
-  c.sequence_len = 16;
-  c.vocab_size = 32;
-  c.n_layer = 2;
-  c.n_head = 2;
-  c.n_embd = 16;
-  return c;
-}
+using test_support::micro_config;
 
 GPT random_model(int64_t seed) {
   torch::manual_seed(seed);

@@ -9,6 +9,8 @@
 #include "muft/train/gpt.h"
 #include "muft/train/param_groups.h"
 
+#include "test_util.h"
+
 namespace muft::train {
 namespace {
 
@@ -183,15 +185,7 @@ TEST(OptimizerTest, ConstructionRejectsBadGroups) {
   EXPECT_THROW(Optimizer({g}), std::invalid_argument);  // names/params mismatch
 }
 
-GPTConfig micro_config() {
-  GPTConfig c;
-  c.sequence_len = 16;
-  c.vocab_size = 32;
-  c.n_layer = 2;
-  c.n_head = 2;
-  c.n_embd = 16;
-  return c;
-}
+using test_support::micro_config;
 
 // A deterministic periodic "corpus": a random string of period 23 over 32 symbols.
 std::pair<torch::Tensor, torch::Tensor> synthetic_batch(int64_t step) {

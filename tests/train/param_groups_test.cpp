@@ -7,18 +7,12 @@
 
 #include "muft/train/gpt.h"
 
+#include "test_util.h"
+
 namespace muft::train {
 namespace {
 
-GPTConfig micro_config() {
-  GPTConfig c;
-  c.sequence_len = 16;
-  c.vocab_size = 32;
-  c.n_layer = 2;
-  c.n_head = 2;
-  c.n_embd = 16;
-  return c;
-}
+using test_support::micro_config;
 
 const ParamGroup& find(const std::vector<ParamGroup>& gs, const std::string& name) {
   for (const auto& g : gs)
