@@ -104,8 +104,13 @@ shutil.move(RUNS, os.path.join(T, "runs_ref"))
 phase("SIGKILL")
 # 2. SIGKILL muft-sweep in the middle of the grid, then restart.
 env = dict(os.environ, FAKE_TRAIN_SLEEP="0.05")
+# The sweep gets its own process group and the whole group is SIGKILLed, as a batch scheduler
+# or a terminal does: killing only the sweep would rely on PR_SET_PDEATHSIG, which some
+# sandboxed kernels ignore (then the orphaned trainers run to completion and nothing is left
+# interrupted to test).
 proc = subprocess.Popen([SWEEP, "run", SPEC, "--jobs", "4", "--trainer", FAKE], env=env,
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                        start_new_session=True)
 deadline = time.time() + 60
 while True:
     assert time.time() < deadline, "sweep made no progress"
@@ -116,10 +121,10 @@ while True:
     if len(done) >= 4 and mid:
         break
     time.sleep(0.01)
-proc.send_signal(signal.SIGKILL)
+os.killpg(proc.pid, signal.SIGKILL)
 proc.wait()
 done_before = {d: open(os.path.join(d, "metrics.csv")).read() for d in done}
-# The trainer children die with the sweep (PR_SET_PDEATHSIG); wait until no lock is held.
+# The trainers died with the group; wait until no lock is held.
 for _ in range(200):
     if " 0 running" in sweep("status", check=0).stdout:
         break
@@ -146,7 +151,10 @@ for d, metrics in done_before.items():
 for d in run_dirs(RUNS):
     inv = invocations(d)
     finals = [x for x in inv if x in ("completed",) or x.startswith("diverged")]
-    assert len(finals) == 1, (d, inv)  # nothing trained to the end twice
+    # Nothing trained to the end twice. The double logs "completed" just after its final
+    # status.json write, so a kill between the two leaves a finished run with no log line.
+    assert len(finals) == 1 or (not finals and status_of(d) == "completed"), (d, inv)
+    assert status_of(d) in ("completed", "diverged"), (d, status_of(d))
     if d in with_ckpt:
         assert inv.count("fresh") == 1, (d, inv)  # once checkpointed, only resumed
 collect_to(os.path.join(T, "killed"))
