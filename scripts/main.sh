@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${MUFT_OUT:-out}
 bash scripts/install-deps.sh
-bash scripts/build.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j "${MUFT_JOBS:-$(nproc)}" \
+  --target muft-verify muft-analyze muft-train muft-sweep muft-stats
 mkdir -p "$out"
 bin=build/bin
 
@@ -43,5 +45,13 @@ echo "-- distance travelled from the common initialization (Adam = 1.0x) --"
 echo
 echo "-- stable rank and SVD entropy versus step, by layer group --"
 "$bin/muft-analyze" series "$out/demo/pre-adam" "$out/demo/pre-muon" -o "$out/demo/series.csv"
+# A readable excerpt of series.csv: the final step of each run, per layer group.
+/usr/bin/python3 - "$out/demo/series.csv" "$steps" <<'PY'
+import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["step"] == sys.argv[2]]
+print(f"{'group':<10} {'run':<10} {'stable rank':>12} {'SVD entropy':>12}")
+for r in sorted(rows, key=lambda r: (r["group"], r["run"])):
+    print(f"{r['group']:<10} {r['run']:<10} {float(r['stable_rank']):>12.2f} {float(r['svd_entropy']):>12.4f}")
+PY
 echo
 echo "Outputs in $out/: verify.json, verify.h5, figures/implicit_bias.{png,pdf}, demo/*.csv"
