@@ -8,6 +8,13 @@ cd "$(dirname "$0")/.."
 secs="${1:-60}"
 shift || true
 build=build-fuzz
+bash scripts/install-deps.sh --no-torch >/dev/null
+if ! command -v clang++ >/dev/null || ! dpkg-query -W libclang-rt-14-dev >/dev/null 2>&1; then
+  echo "fuzz: installing clang and its libFuzzer runtime (Debian packages)" >&2
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev >/dev/null
+fi
 CC=clang CXX=clang++ cmake -S . -B "$build" -DMUFT_FUZZ=ON -DMUFT_BUILD_TESTS=OFF \
   -DMUFT_BUILD_APPS=OFF -DMUFT_WITH_TORCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_SKIP_INSTALL_RULES=ON >/dev/null
