@@ -54,6 +54,8 @@ step() {
   fi
 }
 
+# The trainer reads the real corpora (git-ignored): fetch them on a fresh clone (~5 s).
+step fetch-corpora bash data/fetch_corpora.sh
 echo "end-to-end: smoke sweep with the real trainer into $runs ($jobs jobs)"
 step sweep-run "$bin/muft-sweep" run "$spec" --out-dir "$runs" --jobs "$jobs" --verbose
 step sweep-status "$bin/muft-sweep" status "$spec" --out-dir "$runs"
