@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 
@@ -23,6 +24,14 @@
 namespace muft::train {
 
 namespace {
+
+/// torch's default CPU generator is process-wide. Seeding it and drawing the initial weights must
+/// be one atomic step, or ranks that run as threads of one process (the DDP tests) interleave their
+/// draws and rank 0 starts from weights no single-process run would produce.
+std::mutex& init_rng_mutex() {
+  static std::mutex m;
+  return m;
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -109,6 +118,7 @@ TrainCorpora load_corpora(const DataConfig& data) {
 }
 
 GPT make_model(const TrainConfig& cfg, uint64_t seed) {
+  const std::lock_guard<std::mutex> lock(init_rng_mutex());
   torch::manual_seed(seed);
   GPT model(cfg.model);
   if (cfg.method == "lora") apply_lora(*model, cfg.lora);
@@ -178,6 +188,7 @@ TrainResult run_training(const TrainConfig& cfg_in, const TrainCorpora& data,
         throw std::runtime_error("checkpoint '" + cfg.init_from + "' stores no model config");
       }
       cfg.model = GPTConfig::from_json(base.config.at("model"));
+      const std::lock_guard<std::mutex> lock(init_rng_mutex());
       torch::manual_seed(cfg.seed);
       model = GPT(cfg.model);
       load_module_parameters(*model, base.parameters, /*strict=*/true);
