@@ -97,6 +97,36 @@ TEST_F(CollectTest, MetricsAndDistancesHandComputed) {
   EXPECT_EQ(sa, sb);
 }
 
+TEST_F(CollectTest, DigitsAccuracyIsMergedByStep) {
+  const RunSpec& r = runs_[1];
+  fs::create_directories(r.dir);
+  std::ofstream(r.dir + "/metrics.csv") << "step,val_loss,val_ppl\n0,2,7.5\n10,1.5,4\n20,1,2.5\n";
+  std::ofstream(r.dir + "/digits.csv") << "step,val_acc,old_val_acc\n0,0.1,1\n20,0.9,0.25\n";
+  write_status(r.dir, "completed", "");
+  auto loaded = load_runs(runs_);
+  ASSERT_EQ(loaded[1].problem, "");
+  const auto* acc = loaded[1].column("val_acc");
+  ASSERT_NE(acc, nullptr);
+  ASSERT_EQ(acc->size(), 3u);
+  EXPECT_EQ((*acc)[0], 0.1);
+  EXPECT_TRUE(std::isnan((*acc)[1]));  // no accuracy row at step 10
+  EXPECT_EQ((*acc)[2], 0.9);
+  const RunSummaryRow d = summarize_run(loaded[1]);
+  EXPECT_EQ(d.final_val_acc, 0.9);
+  EXPECT_EQ(d.final_old_val_acc, 0.25);
+  EXPECT_TRUE(std::isnan(summarize_run(loaded[0]).final_val_acc));  // no digits.csv
+  // The long metrics CSV carries the accuracy columns.
+  write_results(spec_, loaded, root_ + "/d.h5");
+  std::ifstream m(root_ + "/d_metrics.csv");
+  std::string header;
+  std::getline(m, header);
+  EXPECT_NE(header.find(",val_acc,old_val_acc"), std::string::npos) << header;
+  // An unreadable digits.csv is the run's problem, not an error of the collection.
+  std::ofstream(r.dir + "/digits.csv") << "step,val_acc\n0,zero\n";
+  loaded = load_runs(runs_);
+  EXPECT_NE(loaded[1].problem.find("digits.csv"), std::string::npos) << loaded[1].problem;
+}
+
 TEST_F(CollectTest, BadCheckpointIsAProblemNotAnError) {
   MakeRun(runs_[0], 10, {1, 0, 0, 1});
   MakeRun(runs_[1], 5, {1, 0, 0, 2});

@@ -132,5 +132,101 @@ TEST(ReportTest, Table1GapsHandComputed) {
   EXPECT_NE(md.find("| adam | full-adam | 0.1 | 1.00× (2) |"), std::string::npos) << md;
 }
 
+TEST(ReportTest, AccuracyStudyIsMaximizedAndReportedBesideTheMainStudy) {
+  // Main study "s" (LoRA rank 8) and a digits-like study "d" whose runs carry val_acc; the
+  // report's lora_rank (8) is absent from "d", so its first rank (4) is reported.
+  const auto spec = parse_spec(R"(
+name = "r"
+[[pretrain]]
+name = "lm"
+optimizers = ["adam"]
+[[finetune]]
+name = "s"
+from = "lm"
+[[finetune.methods]]
+name = "full-adam"
+method = "full"
+optimizer = "adam"
+lrs = [0.1]
+[[finetune]]
+name = "d"
+from = "lm"
+seeds = [0, 1]
+[[finetune.methods]]
+name = "full-adam"
+method = "full"
+optimizer = "adam"
+lrs = [0.1, 0.2]
+[[finetune.methods]]
+name = "full-muon"
+method = "full"
+optimizer = "muon"
+lrs = [0.1]
+[[finetune.methods]]
+name = "lora-adam"
+method = "lora"
+optimizer = "adam"
+lrs = [0.1]
+ranks = [4]
+[[finetune.methods]]
+name = "lora-muon"
+method = "lora"
+optimizer = "muon"
+lrs = [0.1]
+ranks = [4]
+[report]
+study = "s"
+lora_rank = 8
+)",
+                               "mem");
+  // Final accuracies by (method/lr, seed); old-task accuracy = 1 − new.
+  //   full-adam lr 0.1: {0.80, 0.90} mean 0.85; lr 0.2: {0.95, 0.97} mean 0.96 -> selected
+  //   full-muon: {0.90, 0.92} mean 0.91 -> Full gap = 0.91 − 0.96 = −0.05
+  //   lora-adam: {0.70, 0.70}; lora-muon: {0.68, 0.68} -> LoRA gap −0.02, shrink 60 %
+  const std::map<std::string, std::vector<double>> acc = {{"full-adam/lr0.1", {0.80, 0.90}},
+                                                          {"full-adam/lr0.2", {0.95, 0.97}},
+                                                          {"full-muon/lr0.1", {0.90, 0.92}},
+                                                          {"lora-adam-r4/lr0.1", {0.70, 0.70}},
+                                                          {"lora-muon-r4/lr0.1", {0.68, 0.68}}};
+  std::vector<CollectedRun> runs;
+  for (const auto& s : expand_grid(spec)) {
+    if (s.kind == RunKind::kPretrain || s.study == "s") {
+      runs.push_back(Made(s, 10, 5));
+      continue;
+    }
+    for (const auto& [key, vals] : acc) {
+      if (s.id.find("/" + key + "-s") == std::string::npos) continue;
+      CollectedRun r;
+      r.spec = s;
+      r.status.state = RunState::kCompleted;
+      const double a = vals[static_cast<std::size_t>(s.seed)];
+      r.metric_columns = {"step", "val_ppl", "old_val_ppl", "val_acc", "old_val_acc"};
+      r.metrics = {{0, 10}, {1e6, 1.5}, {1.0, 1e3}, {0.1, a}, {1.0, 1.0 - a}};
+      runs.push_back(r);
+    }
+  }
+  const auto res = study_results(spec, runs, "d", 8);
+  ASSERT_EQ(res.size(), 4u);
+  EXPECT_TRUE(res[0].accuracy);
+  EXPECT_EQ(res[0].new_task.lr, 0.2);  // maximized: the higher accuracy wins
+  EXPECT_NEAR(res[0].new_task.summary.mean, 0.96, 1e-12);
+  EXPECT_NEAR(res[0].old_task.mean, 0.04, 1e-12);
+  EXPECT_EQ(res[2].rank, 4);
+  const auto gaps = mismatch_gaps(res);
+  ASSERT_EQ(gaps.size(), 1u);
+  EXPECT_NEAR(gaps[0].full_gap, -0.05, 1e-12);
+  EXPECT_NEAR(gaps[0].lora_gap, -0.02, 1e-12);
+  EXPECT_NEAR(gaps[0].shrink_percent, 60.0, 1e-9);
+  const std::string md = markdown_report(spec, runs);
+  EXPECT_NE(md.find("(study `s`)"), std::string::npos) << md;
+  EXPECT_NE(md.find("## Table 1 analogue: fine-tuning (study `d`)"), std::string::npos) << md;
+  EXPECT_NE(md.find("| val accuracy |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| adam | full-adam | — | 0.2 | 0.9600 ± 0.0141 (n=2) | +0.0000 |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| adam | lora-muon | 4 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("60.0%"), std::string::npos) << md;
+}
+
 }  // namespace
 }  // namespace muft::sweep

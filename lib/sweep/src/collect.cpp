@@ -23,10 +23,38 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-/// The documented metrics.csv columns (docs/formats.md); the long CSV uses exactly these.
-const std::vector<std::string> kMetricColumns = {"step",         "tokens",      "lr",
-                                                 "train_loss",   "val_loss",    "val_ppl",
-                                                 "old_val_loss", "old_val_ppl", "seconds"};
+/// The documented metrics.csv columns (docs/formats.md) plus the digits runs' accuracies
+/// (digits.csv, merged by step); the long CSV uses exactly these.
+const std::vector<std::string> kMetricColumns = {
+    "step",         "tokens",      "lr",      "train_loss", "val_loss",   "val_ppl",
+    "old_val_loss", "old_val_ppl", "seconds", "val_acc",    "old_val_acc"};
+
+/// Adds the columns of DIR/digits.csv (step, val_acc, old_val_acc; written by the digits task)
+/// to the run's metrics, matched on step; a metrics row without an accuracy row gets NaN.
+void merge_digits_accuracy(CollectedRun& r, const std::string& path) {
+  const stats::CsvTable t = stats::read_csv(path);
+  if (t.header.empty() || t.header.front() != "step")
+    throw std::runtime_error(path + ": first column must be 'step'");
+  const auto* steps = r.column("step");
+  if (!steps) throw std::runtime_error(path + ": metrics.csv has no step column to match");
+  std::map<double, std::size_t> row_of_step;
+  for (std::size_t i = 0; i < t.rows.size(); ++i)
+    row_of_step[stats::parse_double(t.rows[i][0], path + " row " + std::to_string(i + 1))] = i;
+  std::vector<std::vector<double>> cols(t.header.size() - 1,
+                                        std::vector<double>(steps->size(), kNaN));
+  for (std::size_t k = 0; k < steps->size(); ++k) {
+    const auto it = row_of_step.find((*steps)[k]);
+    if (it == row_of_step.end()) continue;
+    for (std::size_t c = 1; c < t.header.size(); ++c)
+      cols[c - 1][k] = stats::parse_double(t.rows[it->second][c],
+                                           path + " row " + std::to_string(it->second + 1));
+  }
+  for (std::size_t c = 1; c < t.header.size(); ++c) {
+    if (r.column(t.header[c])) continue;  // never shadow a metrics.csv column
+    r.metric_columns.push_back(t.header[c]);
+    r.metrics.push_back(std::move(cols[c - 1]));
+  }
+}
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -160,6 +188,8 @@ struct RunsTable {
                                        "initial_old_val_ppl",
                                        "norm_val_ppl",
                                        "norm_old_val_ppl",
+                                       "final_val_acc",
+                                       "final_old_val_acc",
                                        "l2_distance",
                                        "cosine_distance",
                                        "relative_distance"};
@@ -198,6 +228,8 @@ RunsTable runs_table(const std::vector<CollectedRun>& runs) {
                                       d.initial_old_val_ppl,
                                       d.norm_val_ppl,
                                       d.norm_old_val_ppl,
+                                      d.final_val_acc,
+                                      d.final_old_val_acc,
                                       r.l2_distance,
                                       r.cosine_distance,
                                       r.relative_distance};
@@ -259,6 +291,14 @@ std::vector<CollectedRun> load_runs(const std::vector<RunSpec>& runs) {
         r.problem = std::string("unreadable metrics.csv: ") + e.what();
       }
     }
+    const std::string apath = spec.dir + "/digits.csv";
+    if (r.problem.empty() && !r.metric_columns.empty() && fs::exists(apath, ec)) {
+      try {
+        merge_digits_accuracy(r, apath);
+      } catch (const std::exception& e) {
+        r.problem = std::string("unreadable digits.csv: ") + e.what();
+      }
+    }
     const std::string cpath = spec.dir + "/config.json";
     if (fs::exists(cpath, ec)) {
       try {
@@ -283,6 +323,8 @@ RunSummaryRow summarize_run(const CollectedRun& r) {
   d.norm_val_ppl = d.final_val_ppl / d.initial_val_ppl;
   d.norm_old_val_ppl = d.final_old_val_ppl / d.initial_old_val_ppl;
   d.last_step = r.final_value("step");
+  d.final_val_acc = r.final_value("val_acc");
+  d.final_old_val_acc = r.final_value("old_val_acc");
   return d;
 }
 

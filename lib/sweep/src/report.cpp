@@ -42,10 +42,14 @@ std::vector<MethodResult> study_results(const ExperimentSpec& spec,
     for (const auto& m : st->methods) {
       std::vector<long> ranks = m.ranks;
       if (ranks.empty()) ranks = {0};
+      // A study without the requested rank (the digits study, say) reports its first rank.
+      const long want =
+          only_rank > 0 && std::find(ranks.begin(), ranks.end(), only_rank) == ranks.end()
+              ? 0
+              : only_rank;
       for (long rank : ranks) {
-        if (only_rank > 0 && m.method == "lora" && rank != only_rank) continue;
-        if (only_rank == 0 && m.method == "lora" && rank != ranks.front() && only_rank != -1)
-          continue;
+        if (want > 0 && m.method == "lora" && rank != want) continue;
+        if (want == 0 && m.method == "lora" && rank != ranks.front()) continue;
         MethodResult res;
         res.pretrain_optimizer = p;
         res.method_name = m.name;
@@ -62,23 +66,32 @@ std::vector<MethodResult> study_results(const ExperimentSpec& spec,
           const RunSummaryRow d = summarize_run(*r);
           if (r->status.state == RunState::kCompleted && !std::isfinite(d.norm_val_ppl))
             res.normalized = false;
+          if (r->column("val_acc")) res.accuracy = true;
         }
+        if (res.accuracy) res.normalized = false;
+        const double worst = res.accuracy ? -std::numeric_limits<double>::infinity()
+                                          : std::numeric_limits<double>::infinity();
         std::vector<stats::LrObservation> obs_new;
         std::map<double, std::vector<double>> old_by_lr;
         for (const auto* r : sel) {
           ++res.runs;
           const RunSummaryRow d = summarize_run(*r);
-          double v = res.normalized ? d.norm_val_ppl : d.final_val_ppl;
-          double o = res.normalized ? d.norm_old_val_ppl : d.final_old_val_ppl;
+          double v = res.accuracy     ? d.final_val_acc
+                     : res.normalized ? d.norm_val_ppl
+                                      : d.final_val_ppl;
+          double o = res.accuracy     ? d.final_old_val_acc
+                     : res.normalized ? d.norm_old_val_ppl
+                                      : d.final_old_val_ppl;
           if (r->status.state == RunState::kDiverged) ++res.diverged;
           if (r->status.state != RunState::kCompleted) {
             if (r->status.state != RunState::kDiverged) ++res.unfinished;
-            v = o = std::numeric_limits<double>::infinity();
+            v = o = worst;
           }
           obs_new.push_back({r->spec.lr, r->spec.seed, v});
           old_by_lr[r->spec.lr].push_back(o);
         }
-        res.new_task = stats::select_best_lr(obs_new, stats::Goal::kMinimize);
+        res.new_task = stats::select_best_lr(
+            obs_new, res.accuracy ? stats::Goal::kMaximize : stats::Goal::kMinimize);
         if (res.new_task.status == stats::SelectionStatus::kSuccessful)
           res.old_task = stats::summarize(old_by_lr[res.new_task.lr]);
         out.push_back(std::move(res));
@@ -133,6 +146,79 @@ std::string methods_csv(const ExperimentSpec& spec, const std::vector<CollectedR
   return csv.str();
 }
 
+namespace {
+
+/// Table 1 analogue, mismatch gaps and Table 5 analogue of one study.
+void study_tables(std::ostringstream& md, const std::vector<MethodResult>& results,
+                  const std::string& study) {
+  const bool accuracy =
+      std::any_of(results.begin(), results.end(), [](const MethodResult& r) { return r.accuracy; });
+  const bool normalized =
+      !accuracy && std::all_of(results.begin(), results.end(),
+                               [](const MethodResult& r) { return r.normalized; });
+  const std::string unit = accuracy     ? "accuracy"
+                           : normalized ? "val ppl / pretrained val ppl"
+                                        : "val ppl (not normalized: "
+                                          "no step-0 evaluation)";
+  const std::string better = accuracy ? "higher is better" : "lower is better";
+
+  md << "## Table 1 analogue: fine-tuning (study `" << study << "`)\n\n"
+     << "New-task " << unit << " at the best learning rate (selected on the mean over seeds; "
+     << better
+     << "), mean ± sample std over seeds. Gap = this method − the same kind of "
+        "fine-tuning with the pretraining optimizer.\n\n";
+  md << "| pretrain | method | rank | best lr | "
+     << (accuracy     ? "val accuracy"
+         : normalized ? "norm. val ppl"
+                      : "val ppl")
+     << " | gap to matched | runs (diverged) |\n|---|---|---|---|---|---|---|\n";
+  auto matched_mean = [&](const MethodResult& r) {
+    for (const auto& q : results)
+      if (q.pretrain_optimizer == r.pretrain_optimizer && q.method == r.method &&
+          q.optimizer == r.pretrain_optimizer &&
+          q.new_task.status == stats::SelectionStatus::kSuccessful)
+        return q.new_task.summary.mean;
+    return kNaN;
+  };
+  for (const auto& r : results) {
+    const bool ok = r.new_task.status == stats::SelectionStatus::kSuccessful;
+    const double gap = ok ? r.new_task.summary.mean - matched_mean(r) : kNaN;
+    md << fmt::format("| {} | {} | {} | {} | {} | {} | {} ({}) |\n", r.pretrain_optimizer,
+                      r.method_name, r.rank > 0 ? std::to_string(r.rank) : "—",
+                      ok ? fmt::format("{}", r.new_task.lr) : "all diverged",
+                      ok ? pm(r.new_task.summary) : "—",
+                      std::isfinite(gap) ? fmt::format("{:+.4f}", gap) : "—", r.runs, r.diverged);
+  }
+  const auto gaps = mismatch_gaps(results);
+  if (!gaps.empty()) {
+    md << "\nMismatch gap and LoRA's mitigation (gap = mismatched − matched; shrink = 1 − "
+          "LoRA gap / Full gap):\n\n| pretrain | mismatched optimizer | Full gap | LoRA gap | "
+          "LoRA shrinks the gap by |\n|---|---|---|---|---|\n";
+    for (const auto& g : gaps)
+      md << fmt::format(
+          "| {} | {} | {:+.4f} | {:+.4f} | {} |\n", g.pretrain_optimizer, g.mismatched_optimizer,
+          g.full_gap, g.lora_gap,
+          std::isfinite(g.shrink_percent) ? fmt::format("{:.1f}%", g.shrink_percent) : "—");
+  }
+
+  md << "\n## Table 5 analogue: old task after fine-tuning (study `" << study << "`)\n\n"
+     << "Old-task (pretraining task) "
+     << (accuracy     ? "accuracy"
+         : normalized ? "val ppl / pretrained old val ppl"
+                      : "val ppl")
+     << " at the learning rate selected on the new task; " << (accuracy ? "lower" : "higher")
+     << " means more forgetting.\n\n"
+     << "| pretrain | method | rank | lr | old-task " << (accuracy ? "accuracy" : "ppl")
+     << " |\n|---|---|---|---|---|\n";
+  for (const auto& r : results) {
+    const bool ok = r.new_task.status == stats::SelectionStatus::kSuccessful;
+    md << fmt::format("| {} | {} | {} | {} | {} |\n", r.pretrain_optimizer, r.method_name,
+                      r.rank > 0 ? std::to_string(r.rank) : "—",
+                      ok ? fmt::format("{}", r.new_task.lr) : "—", ok ? pm(r.old_task) : "—");
+  }
+}
+}  // namespace
+
 std::string markdown_report(const ExperimentSpec& spec, const std::vector<CollectedRun>& runs) {
   std::ostringstream md;
   md << "# Results of experiment `" << spec.name << "`\n\n";
@@ -170,57 +256,15 @@ std::string markdown_report(const ExperimentSpec& spec, const std::vector<Collec
   const std::string study =
       spec.report.study.empty() ? spec.finetune.front().name : spec.report.study;
   const auto results = study_results(spec, runs, study, spec.report.lora_rank);
-  const bool normalized = std::all_of(results.begin(), results.end(),
-                                      [](const MethodResult& r) { return r.normalized; });
-  const std::string unit = normalized ? "val ppl / pretrained val ppl"
-                                      : "val ppl (not normalized: "
-                                        "no step-0 evaluation)";
-
-  md << "## Table 1 analogue: fine-tuning (study `" << study << "`)\n\n"
-     << "New-task " << unit << " at the best learning rate (selected on the mean over seeds; "
-     << "lower is better), mean ± sample std over seeds. Gap = this method − the same kind of "
-        "fine-tuning with the pretraining optimizer.\n\n";
-  md << "| pretrain | method | rank | best lr | " << (normalized ? "norm. val ppl" : "val ppl")
-     << " | gap to matched | runs (diverged) |\n|---|---|---|---|---|---|---|\n";
-  auto matched_mean = [&](const MethodResult& r) {
-    for (const auto& q : results)
-      if (q.pretrain_optimizer == r.pretrain_optimizer && q.method == r.method &&
-          q.optimizer == r.pretrain_optimizer &&
-          q.new_task.status == stats::SelectionStatus::kSuccessful)
-        return q.new_task.summary.mean;
-    return kNaN;
-  };
-  for (const auto& r : results) {
-    const bool ok = r.new_task.status == stats::SelectionStatus::kSuccessful;
-    const double gap = ok ? r.new_task.summary.mean - matched_mean(r) : kNaN;
-    md << fmt::format("| {} | {} | {} | {} | {} | {} | {} ({}) |\n", r.pretrain_optimizer,
-                      r.method_name, r.rank > 0 ? std::to_string(r.rank) : "—",
-                      ok ? fmt::format("{}", r.new_task.lr) : "all diverged",
-                      ok ? pm(r.new_task.summary) : "—",
-                      std::isfinite(gap) ? fmt::format("{:+.4f}", gap) : "—", r.runs, r.diverged);
-  }
-  const auto gaps = mismatch_gaps(results);
-  if (!gaps.empty()) {
-    md << "\nMismatch gap and LoRA's mitigation (gap = mismatched − matched; shrink = 1 − "
-          "LoRA gap / Full gap):\n\n| pretrain | mismatched optimizer | Full gap | LoRA gap | "
-          "LoRA shrinks the gap by |\n|---|---|---|---|---|\n";
-    for (const auto& g : gaps)
-      md << fmt::format(
-          "| {} | {} | {:+.4f} | {:+.4f} | {} |\n", g.pretrain_optimizer, g.mismatched_optimizer,
-          g.full_gap, g.lora_gap,
-          std::isfinite(g.shrink_percent) ? fmt::format("{:.1f}%", g.shrink_percent) : "—");
-  }
-
-  md << "\n## Table 5 analogue: old task after fine-tuning (study `" << study << "`)\n\n"
-     << "Old-task (pretraining corpus) "
-     << (normalized ? "val ppl / pretrained old val ppl" : "val ppl")
-     << " at the learning rate selected on the new task; higher means more forgetting.\n\n"
-     << "| pretrain | method | rank | lr | old-task ppl |\n|---|---|---|---|---|\n";
-  for (const auto& r : results) {
-    const bool ok = r.new_task.status == stats::SelectionStatus::kSuccessful;
-    md << fmt::format("| {} | {} | {} | {} | {} |\n", r.pretrain_optimizer, r.method_name,
-                      r.rank > 0 ? std::to_string(r.rank) : "—",
-                      ok ? fmt::format("{}", r.new_task.lr) : "—", ok ? pm(r.old_task) : "—");
+  study_tables(md, results, study);
+  // Every other study that compares full fine-tuning methods (the digits analogue, say).
+  for (const auto& st : spec.finetune) {
+    if (st.name == study ||
+        std::none_of(st.methods.begin(), st.methods.end(),
+                     [](const FinetuneMethod& m) { return m.method == "full"; }))
+      continue;
+    md << "\n";
+    study_tables(md, study_results(spec, runs, st.name, spec.report.lora_rank), st.name);
   }
 
   // LoRA rank study: every study whose LoRA methods have several ranks.

@@ -47,6 +47,7 @@ struct CollectedRun {
 };
 
 /// Reads every run directory. Never throws for a bad run: its problem is recorded instead.
+/// A digits run's DIR/digits.csv adds the columns val_acc and old_val_acc, matched on step.
 std::vector<CollectedRun> load_runs(const std::vector<RunSpec>& runs);
 
 /// Per-run derived numbers used by the tables ("runs" table of results.h5 / *_runs.csv).
@@ -56,6 +57,8 @@ struct RunSummaryRow {
   double norm_val_ppl;      ///< final_val_ppl / initial_val_ppl (NaN without a step-0 row)
   double norm_old_val_ppl;  ///< final_old_val_ppl / initial_old_val_ppl
   double last_step;
+  double final_val_acc;      ///< digits runs: new-task accuracy (NaN for language runs)
+  double final_old_val_acc;  ///< digits runs: old-task accuracy
 };
 RunSummaryRow summarize_run(const CollectedRun& run);
 
