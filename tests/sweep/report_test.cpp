@@ -5,10 +5,27 @@
 #include <cmath>
 #include <map>
 
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 namespace muft::sweep {
 namespace {
+
+/// Full/LoRA × Adam/Muon methods of a study: full-adam at lr 0.1 and 0.2, the others at 0.1.
+std::string FourMethods(long rank) {
+  std::string m;
+  for (const char* opt : {"adam", "muon"})
+    m += fmt::format(
+        "[[finetune.methods]]\nname = \"full-{0}\"\nmethod = \"full\"\n"
+        "optimizer = \"{0}\"\nlrs = [{1}]\n",
+        opt, std::string(opt) == "adam" ? "0.1, 0.2" : "0.1");
+  for (const char* opt : {"adam", "muon"})
+    m += fmt::format(
+        "[[finetune.methods]]\nname = \"lora-{0}\"\nmethod = \"lora\"\n"
+        "optimizer = \"{0}\"\nlrs = [0.1]\nranks = [{1}]\n",
+        opt, rank);
+  return m;
+}
 
 ExperimentSpec Spec() {
   return parse_spec(R"(
@@ -20,29 +37,7 @@ optimizers = ["adam"]
 name = "s"
 from = "lm"
 seeds = [0, 1]
-[[finetune.methods]]
-name = "full-adam"
-method = "full"
-optimizer = "adam"
-lrs = [0.1, 0.2]
-[[finetune.methods]]
-name = "full-muon"
-method = "full"
-optimizer = "muon"
-lrs = [0.1]
-[[finetune.methods]]
-name = "lora-adam"
-method = "lora"
-optimizer = "adam"
-lrs = [0.1]
-ranks = [8]
-[[finetune.methods]]
-name = "lora-muon"
-method = "lora"
-optimizer = "muon"
-lrs = [0.1]
-ranks = [8]
-)",
+)" + FourMethods(8),
                     "mem");
 }
 
@@ -152,28 +147,7 @@ lrs = [0.1]
 name = "d"
 from = "lm"
 seeds = [0, 1]
-[[finetune.methods]]
-name = "full-adam"
-method = "full"
-optimizer = "adam"
-lrs = [0.1, 0.2]
-[[finetune.methods]]
-name = "full-muon"
-method = "full"
-optimizer = "muon"
-lrs = [0.1]
-[[finetune.methods]]
-name = "lora-adam"
-method = "lora"
-optimizer = "adam"
-lrs = [0.1]
-ranks = [4]
-[[finetune.methods]]
-name = "lora-muon"
-method = "lora"
-optimizer = "muon"
-lrs = [0.1]
-ranks = [4]
+)" + FourMethods(4) + R"(
 [report]
 study = "s"
 lora_rank = 8
