@@ -81,8 +81,36 @@ fig.suptitle(f"Learning–forgetting plane (pretraining group {GROUP}): every ru
              "Pareto frontiers per method")
 fig.tight_layout()
 
+# %% [markdown]
+# Forgetting at equal learning: per pretrained model, L* = the worst of the methods' best
+# new-task losses (every method has a run at or below it); for each method, the lowest old-task
+# loss among its runs with new-task loss <= L*. Lower = forgets less for the same learning.
+# Printed and written next to the figure as fig_forgetting_plane.csv.
+
+# %%
+summary = []
+for p in pretrains:
+    by_method = defaultdict(list)
+    for r in rows:
+        if r["pretrain_optimizer"] == p:
+            by_method[f'{r["method"]}-{r["optimizer"]}'].append(
+                (r["final_val_loss"], r["final_old_val_loss"]))
+    if not by_method:
+        continue
+    level = max(min(x for x, _ in pts) for pts in by_method.values())
+    for name, pts in sorted(by_method.items()):
+        best_old = min(y for x, y in pts if x <= level)
+        summary.append((p, name, level, min(x for x, _ in pts), best_old, len(pts)))
+print("pretrain  method           L*      best new  old at new<=L*  runs")
+for p, name, level, best_new, best_old, n in summary:
+    print(f"{p:8s}  {name:15s}  {level:.4f}  {best_new:.4f}    {best_old:.4f}        {n}")
+
 # %%
 os.makedirs(OUT, exist_ok=True)
+with open(os.path.join(OUT, "fig_forgetting_plane.csv"), "w") as out:
+    out.write("pretrain_optimizer,method,new_loss_level,best_new_loss,old_loss_at_level,runs\n")
+    for p, name, level, best_new, best_old, n in summary:
+        out.write(f"{p},{name},{level!r},{best_new!r},{best_old!r},{n}\n")
 for ext in ("png", "pdf"):
     fig.savefig(os.path.join(OUT, f"fig_forgetting_plane.{ext}"), dpi=150)
 print("wrote", os.path.join(OUT, "fig_forgetting_plane.png"))

@@ -43,6 +43,17 @@ for name, p in procs:
     assert p.returncode == 0, (name, out)
     for ext in ("png", "pdf"):
         assert os.path.getsize(os.path.join(figs, name + "." + ext)) > 1000, name
+# The plane's "forgetting at equal learning" table: L* is the worst method's best new-task loss,
+# so every method reaches it, one method exactly, and each reported old loss is a real run's.
+import csv
+with open(os.path.join(figs, "fig_forgetting_plane.csv")) as f:
+    plane = list(csv.DictReader(f))
+assert plane, "empty fig_forgetting_plane.csv"
+for p_opt in {r["pretrain_optimizer"] for r in plane}:
+    mine = [r for r in plane if r["pretrain_optimizer"] == p_opt]
+    level = float(mine[0]["new_loss_level"])
+    assert all(float(r["best_new_loss"]) <= level for r in mine), mine
+    assert any(float(r["best_new_loss"]) == level for r in mine), mine
 # The spectra scripts need the analysis series; without them they must say so and fail.
 for name in ("fig_pretrain_spectra", "fig_lora_factor_spectra"):
     p = subprocess.run(["/usr/bin/python3", os.path.join(SRC, "notebooks-export", name + ".py"),
