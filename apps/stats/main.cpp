@@ -49,8 +49,8 @@ std::vector<std::string> split_list(const std::string& s) {
 
 int run_meta(const std::string& table, const std::string& fa, const std::string& fb,
              const std::string& la, const std::string& lb, double confidence,
-             const std::string& json_path) {
-  const auto rows = muft::stats::read_method_table(table);
+             const std::string& json_path, const std::vector<std::string>& tasks) {
+  const auto rows = muft::stats::rows_of_tasks(muft::stats::read_method_table(table), tasks);
   std::vector<std::string> skipped;
   const auto effects = muft::stats::gap_reductions(rows, fa, fb, la, lb, &skipped);
   if (effects.empty())
@@ -156,6 +156,10 @@ int main(int argc, char** argv) {
   meta->add_option("--lora-b", lb, "method name of LoRA with optimizer B")->required();
   meta->add_option("--json", json,
                    "write estimate, ci_low, ci_high, p_value, tau2, k (and per-task effects)");
+  std::vector<std::string> tasks;
+  meta->add_option("--tasks", tasks,
+                   "pool only these tasks (comma-separated; default: every task with all four)")
+      ->delimiter(',');
 
   auto* summary = app.add_subcommand(
       "summary", "mean ± std and Student-t CI of a column, grouped, optionally at the best lr");
@@ -177,7 +181,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
-    if (*meta) return run_meta(table, fa, fb, la, lb, confidence, json);
+    if (*meta) return run_meta(table, fa, fb, la, lb, confidence, json, tasks);
     return run_summary(stable, value, by, best_lr, maximize, confidence, out_csv);
   } catch (const std::exception& e) {
     std::cerr << "muft-stats: error: " << e.what() << "\n";

@@ -83,6 +83,21 @@ TEST(MetaTest, TableMatchesIndependentReference) {
   EXPECT_GT(r.tau2, 0.0);  // the fixture is heterogeneous on purpose
 }
 
+TEST(MetaTest, TaskFilterKeepsOnlyNamedTasks) {
+  const auto rows = read_method_table("tests/stats/data/meta_table.csv");
+  const auto all =
+      gap_reductions(rows, "full-adam", "full-muon", "lora-adam", "lora-muon", nullptr);
+  ASSERT_GE(all.size(), 2u);
+  const auto kept = rows_of_tasks(rows, {all[1].task});
+  for (const auto& r : kept) EXPECT_EQ(r.task, all[1].task);
+  const auto one =
+      gap_reductions(kept, "full-adam", "full-muon", "lora-adam", "lora-muon", nullptr);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].y, all[1].y);
+  EXPECT_EQ(rows_of_tasks(rows, {}).size(), rows.size());
+  EXPECT_THROW(rows_of_tasks(rows, {"no-such-task"}), std::invalid_argument);
+}
+
 TEST(MetaTest, WrongSignFails) {
   // Swapping A and B flips the sign of every effect: the check must see it.
   const auto rows = read_method_table("tests/stats/data/meta_table.csv");

@@ -109,6 +109,19 @@ std::vector<MethodRow> read_method_table(const std::string& path) {
   return rows;
 }
 
+std::vector<MethodRow> rows_of_tasks(const std::vector<MethodRow>& rows,
+                                     const std::vector<std::string>& tasks) {
+  if (tasks.empty()) return rows;
+  std::vector<MethodRow> out;
+  for (const auto& t : tasks) {
+    const std::size_t before = out.size();
+    for (const auto& r : rows)
+      if (r.task == t) out.push_back(r);
+    if (out.size() == before) throw std::invalid_argument("no row for task '" + t + "'");
+  }
+  return out;
+}
+
 std::vector<Effect> gap_reductions(const std::vector<MethodRow>& rows, const std::string& full_a,
                                    const std::string& full_b, const std::string& lora_a,
                                    const std::string& lora_b, std::vector<std::string>* skipped) {

@@ -73,6 +73,11 @@ struct MethodRow {
 /// when the file cannot be opened.
 std::vector<MethodRow> read_method_table(const std::string& path);
 
+/// The rows of the named tasks only (all rows when `tasks` is empty). Throws
+/// std::invalid_argument naming a task that has no row, so a typo never pools silently fewer.
+std::vector<MethodRow> rows_of_tasks(const std::vector<MethodRow>& rows,
+                                     const std::vector<std::string>& tasks);
+
 /// Per task (in first-appearance order) the gap reduction of the four named methods. Tasks that
 /// lack one of the four are listed in `skipped` (not an error); a duplicate (task, method) row
 /// throws std::invalid_argument.
