@@ -90,6 +90,12 @@ TEST(ReportTest, Table1GapsHandComputed) {
   EXPECT_NEAR(gaps[0].full_gap, 0.30, 1e-12);
   EXPECT_NEAR(gaps[0].lora_gap, 0.08, 1e-12);
   EXPECT_NEAR(gaps[0].shrink_percent, 100.0 * (1.0 - 0.08 / 0.30), 1e-9);
+  // No mismatch penalty under full fine-tuning (Full-Muon better than Full-Adam): nothing to
+  // shrink, so no percentage.
+  auto no_penalty = res;
+  no_penalty[1].new_task.summary.mean = 0.50;
+  EXPECT_TRUE(std::isnan(mismatch_gaps(no_penalty)[0].shrink_percent));
+  EXPECT_NEAR(mismatch_gaps(no_penalty)[0].full_gap, -0.05, 1e-12);
   // Input of muft-stats meta: one row per method at its best lr (the pretraining row is absent).
   const stats::CsvTable mc = stats::parse_csv(methods_csv(spec, runs), "methods");
   ASSERT_EQ(mc.header, (std::vector<std::string>{"task", "method", "mean", "std", "n", "lr"}));
@@ -106,6 +112,15 @@ TEST(ReportTest, Table1GapsHandComputed) {
   EXPECT_NEAR(stats::parse_double(mc.rows[0][3], "std"), std::sqrt(0.005), 1e-12);
   std::string md = markdown_report(spec, runs);
   EXPECT_NE(md.find("73.3%"), std::string::npos) << md;
+  {  // A method whose runs have not finished is "incomplete", not "all diverged".
+    auto pending = runs;
+    for (auto& r : pending)
+      if (r.spec.method_name == "lora-muon") r.status.state = RunState::kPending;
+    const std::string pmd = markdown_report(spec, pending);
+    EXPECT_NE(pmd.find("| adam | lora-muon | 8 | incomplete | — | — | 2 (0, 2 unfinished) |"),
+              std::string::npos)
+        << pmd;
+  }
   EXPECT_NE(md.find("No distances"), std::string::npos) << md;
   // Table 17 analogue: distances at the selected lr, relative to the Adam method of the same
   // kind: full-muon 6 / full-adam 2 = 3.00×, lora-muon 0.5 / lora-adam 1 = 0.50×. The lr-0.2

@@ -14,6 +14,11 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
+/// "+0.1234", or "—" for a value that could not be computed.
+std::string signed4(double x) {
+  return std::isfinite(x) ? fmt::format("{:+.4f}", x) : "—";
+}
+
 std::string pm(const stats::Summary& s) {
   if (s.n == 0 || !std::isfinite(s.mean)) return "—";
   return fmt::format("{:.4f} ± {:.4f} (n={})", s.mean, s.std, s.n);
@@ -121,7 +126,8 @@ std::vector<GapRow> mismatch_gaps(const std::vector<MethodResult>& results) {
     g.mismatched_optimizer = r.optimizer;
     g.full_gap = mean_of(key.first, "full", key.second) - mean_of(key.first, "full", key.first);
     g.lora_gap = mean_of(key.first, "lora", key.second) - mean_of(key.first, "lora", key.first);
-    g.shrink_percent = 100.0 * (1.0 - g.lora_gap / g.full_gap);
+    const bool penalty = r.accuracy ? g.full_gap < 0 : g.full_gap > 0;
+    g.shrink_percent = penalty ? 100.0 * (1.0 - g.lora_gap / g.full_gap) : kNaN;
     out.push_back(g);
   }
   return out;
@@ -185,9 +191,13 @@ void study_tables(std::ostringstream& md, const std::vector<MethodResult>& resul
     const double gap = ok ? r.new_task.summary.mean - matched_mean(r) : kNaN;
     md << fmt::format("| {} | {} | {} | {} | {} | {} | {} ({}) |\n", r.pretrain_optimizer,
                       r.method_name, r.rank > 0 ? std::to_string(r.rank) : "—",
-                      ok ? fmt::format("{}", r.new_task.lr) : "all diverged",
-                      ok ? pm(r.new_task.summary) : "—",
-                      std::isfinite(gap) ? fmt::format("{:+.4f}", gap) : "—", r.runs, r.diverged);
+                      ok                     ? fmt::format("{}", r.new_task.lr)
+                      : r.diverged == r.runs ? "all diverged"
+                      : r.unfinished > 0     ? "incomplete"
+                                             : "none selectable",
+                      ok ? pm(r.new_task.summary) : "—", signed4(gap), r.runs,
+                      r.unfinished ? fmt::format("{}, {} unfinished", r.diverged, r.unfinished)
+                                   : std::to_string(r.diverged));
   }
   const auto gaps = mismatch_gaps(results);
   if (!gaps.empty()) {
@@ -195,10 +205,11 @@ void study_tables(std::ostringstream& md, const std::vector<MethodResult>& resul
           "LoRA gap / Full gap):\n\n| pretrain | mismatched optimizer | Full gap | LoRA gap | "
           "LoRA shrinks the gap by |\n|---|---|---|---|---|\n";
     for (const auto& g : gaps)
-      md << fmt::format(
-          "| {} | {} | {:+.4f} | {:+.4f} | {} |\n", g.pretrain_optimizer, g.mismatched_optimizer,
-          g.full_gap, g.lora_gap,
-          std::isfinite(g.shrink_percent) ? fmt::format("{:.1f}%", g.shrink_percent) : "—");
+      md << fmt::format("| {} | {} | {} | {} | {} |\n", g.pretrain_optimizer,
+                        g.mismatched_optimizer, signed4(g.full_gap), signed4(g.lora_gap),
+                        std::isfinite(g.shrink_percent) ? fmt::format("{:.1f}%", g.shrink_percent)
+                        : std::isfinite(g.full_gap)     ? "— (no Full-FT penalty)"
+                                                        : "—");
   }
 
   md << "\n## Table 5 analogue: old task after fine-tuning (study `" << study << "`)\n\n"

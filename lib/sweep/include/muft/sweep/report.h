@@ -39,7 +39,9 @@ std::vector<MethodResult> study_results(const ExperimentSpec& spec,
 
 /// Gap of a mismatched method to its matched counterpart and how much LoRA shrinks it:
 /// full_gap = Full-X − Full-P, lora_gap = LoRA-X − LoRA-P (P = pretraining optimizer),
-/// shrink_percent = 100 (1 − lora_gap/full_gap).
+/// shrink_percent = 100 (1 − lora_gap/full_gap), NaN when full fine-tuning shows no mismatch
+/// penalty (full_gap ≤ 0 for perplexity, ≥ 0 for accuracy): then there is no gap to shrink and
+/// the ratio would be noise over noise.
 struct GapRow {
   std::string pretrain_optimizer, mismatched_optimizer;
   double full_gap = 0, lora_gap = 0, shrink_percent = 0;
