@@ -79,7 +79,8 @@ json muon_json(const MuonOptions& o) {
           {"variant", to_string(o.variant)},
           {"weight_decay", o.weight_decay},
           {"ns_steps", o.ns.steps},
-          {"ns_bf16", o.ns.bf16}};
+          {"ns_bf16", o.ns.bf16},
+          {"ns_pe_bf16", o.ns.pe_bf16}};
 }
 void muon_merge(const json& j, const std::string& where, MuonOptions* o) {
   Overlay ov(j, where);
@@ -92,6 +93,7 @@ void muon_merge(const json& j, const std::string& where, MuonOptions* o) {
   ov.get("weight_decay", &o->weight_decay);
   ov.get("ns_steps", &o->ns.steps);
   ov.get("ns_bf16", &o->ns.bf16);
+  ov.get("ns_pe_bf16", &o->ns.pe_bf16);
   ov.finish();
 }
 

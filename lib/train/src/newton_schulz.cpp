@@ -69,10 +69,12 @@ torch::Tensor newton_schulz(const torch::Tensor& g, const NewtonSchulzOptions& o
                                 std::to_string(g.dim()));
   const auto coeffs = ns_coefficients(opts);
   torch::NoGradGuard no_grad;
-  auto X = g.reshape({g.size(0), -1}).to(opts.bf16 ? torch::kBFloat16 : torch::kFloat32);
+  const bool pe = opts.coefficients == NSCoefficients::kPolarExpress;
+  const bool bf16 = pe ? opts.pe_bf16 : opts.bf16;
+  auto X = g.reshape({g.size(0), -1}).to(bf16 ? torch::kBFloat16 : torch::kFloat32);
   const bool transposed = X.size(0) > X.size(1);
   if (transposed) X = X.t();  // (small, large): the Gram matrix X Xᵀ is the small one
-  const double norm_mult = opts.coefficients == NSCoefficients::kPolarExpress ? 1.1 : 1.0;
+  const double norm_mult = pe ? 1.1 : 1.0;
   X = X / (X.norm() * norm_mult + 1e-7);
   for (const auto& abc : coeffs) {
     auto A = torch::mm(X, X.t());

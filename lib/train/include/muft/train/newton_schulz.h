@@ -29,7 +29,13 @@ std::string to_string(NSCoefficients c);
 struct NewtonSchulzOptions {
   NSCoefficients coefficients = NSCoefficients::kNS5;  ///< family (also picks the normalization)
   int steps = 5;                                       ///< number of quintic steps (PE: ≤ 10)
-  bool bf16 = true;  ///< iterate in bfloat16 (the paper's setting); false: float32
+  bool bf16 = true;  ///< NS5: iterate in bfloat16 (the reference setting); false: float32
+  /// Polar Express: iterate in bfloat16 too. Off by default: PE's early polynomials map [ℓ, 1]
+  /// onto about [0, 2] and are steep just past that range, so bfloat16 rounding (≈ 1 % after
+  /// the cancellations in a·X + (b·A + c·A²)·X) can push a singular value out and the next
+  /// steps blow it up. Seen on rank-8 LoRA factors: σ_max 8.3 after step 4 and 1.5e4 after
+  /// step 5 in bfloat16 where float32/float64 give 1.13 (docs/training.md, "Muon-PE precision").
+  bool pe_bf16 = false;
   /// When non-empty, these triples are used instead of the family's (one per
   /// step; `steps` is ignored); the normalization still follows `coefficients`.
   std::vector<std::array<double, 3>> custom;
