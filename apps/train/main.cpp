@@ -23,25 +23,23 @@ namespace {
 
 namespace mt = muft::train;
 
-/// Validators with one-line messages (CLI11's built-in ones print the whole double range).
-const CLI::Validator kPositive(
-    [](std::string& v) {
-      try {
-        if (std::stod(v) > 0) return std::string();
-      } catch (const std::exception&) {
-      }
-      return "must be a positive number, got '" + v + "'";
-    },
-    "POSITIVE");
-const CLI::Validator kNonNegative(
-    [](std::string& v) {
-      try {
-        if (std::stod(v) >= 0) return std::string();
-      } catch (const std::exception&) {
-      }
-      return "must be a number >= 0, got '" + v + "'";
-    },
-    "NONNEGATIVE");
+/// A number check with a one-line message (CLI11's built-in ones print the whole double range):
+/// > 0, or ≥ 0 with allow_zero.
+CLI::Validator number_check(bool allow_zero) {
+  return CLI::Validator(
+      [allow_zero](std::string& v) {
+        try {
+          const double x = std::stod(v);
+          if (x > 0 || (allow_zero && x == 0)) return std::string();
+        } catch (const std::exception&) {
+        }
+        return (allow_zero ? "must be a number >= 0, got '" : "must be a positive number, got '") +
+               v + "'";
+      },
+      allow_zero ? "NONNEGATIVE" : "POSITIVE");
+}
+const CLI::Validator kPositive = number_check(false);
+const CLI::Validator kNonNegative = number_check(true);
 
 /// Flags shared by pretrain, finetune and resume.
 struct RunFlags {

@@ -11,6 +11,17 @@
 namespace muft::sweep {
 namespace {
 
+/// An experiment "r" with one pretraining group "lm" (Adam) and the start of a study "s" on it.
+constexpr const char* kLmStudyS = R"(
+name = "r"
+[[pretrain]]
+name = "lm"
+optimizers = ["adam"]
+[[finetune]]
+name = "s"
+from = "lm"
+)";
+
 /// Full/LoRA × Adam/Muon methods of a study: full-adam at lr 0.1 and 0.2, the others at 0.1.
 std::string FourMethods(long rank) {
   std::string m;
@@ -28,17 +39,7 @@ std::string FourMethods(long rank) {
 }
 
 ExperimentSpec Spec() {
-  return parse_spec(R"(
-name = "r"
-[[pretrain]]
-name = "lm"
-optimizers = ["adam"]
-[[finetune]]
-name = "s"
-from = "lm"
-seeds = [0, 1]
-)" + FourMethods(8),
-                    "mem");
+  return parse_spec(std::string(kLmStudyS) + "seeds = [0, 1]\n" + FourMethods(8), "mem");
 }
 
 /// A completed run whose val ppl goes from `initial` (step 0) to `final`.
@@ -145,15 +146,7 @@ TEST(ReportTest, Table1GapsHandComputed) {
 TEST(ReportTest, AccuracyStudyIsMaximizedAndReportedBesideTheMainStudy) {
   // Main study "s" (LoRA rank 8) and a digits-like study "d" whose runs carry val_acc; the
   // report's lora_rank (8) is absent from "d", so its first rank (4) is reported.
-  const auto spec = parse_spec(R"(
-name = "r"
-[[pretrain]]
-name = "lm"
-optimizers = ["adam"]
-[[finetune]]
-name = "s"
-from = "lm"
-[[finetune.methods]]
+  const auto spec = parse_spec(std::string(kLmStudyS) + R"([[finetune.methods]]
 name = "full-adam"
 method = "full"
 optimizer = "adam"

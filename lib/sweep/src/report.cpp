@@ -67,9 +67,10 @@ std::vector<MethodResult> study_results(const ExperimentSpec& spec,
               r.spec.method_name == m.name && r.spec.rank == rank)
             sel.push_back(&r);
         if (sel.empty()) continue;
+        std::vector<RunSummaryRow> sums;
         for (const auto* r : sel) {
-          const RunSummaryRow d = summarize_run(*r);
-          if (r->status.state == RunState::kCompleted && !std::isfinite(d.norm_val_ppl))
+          sums.push_back(summarize_run(*r));
+          if (r->status.state == RunState::kCompleted && !std::isfinite(sums.back().norm_val_ppl))
             res.normalized = false;
           if (r->column("val_acc")) res.accuracy = true;
         }
@@ -78,9 +79,10 @@ std::vector<MethodResult> study_results(const ExperimentSpec& spec,
                                           : std::numeric_limits<double>::infinity();
         std::vector<stats::LrObservation> obs_new;
         std::map<double, std::vector<double>> old_by_lr;
-        for (const auto* r : sel) {
+        for (std::size_t i = 0; i < sel.size(); ++i) {
+          const CollectedRun* r = sel[i];
+          const RunSummaryRow& d = sums[i];
           ++res.runs;
-          const RunSummaryRow d = summarize_run(*r);
           double v = res.accuracy     ? d.final_val_acc
                      : res.normalized ? d.norm_val_ppl
                                       : d.final_val_ppl;
