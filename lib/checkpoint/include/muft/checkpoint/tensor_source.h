@@ -26,6 +26,10 @@ struct TensorInfo {
   std::string name;            ///< original name, e.g. "transformer.h.0.attn.c_q.weight"
   std::vector<int64_t> shape;  ///< row-major shape; empty for a scalar
   DType dtype = DType::F32;
+  /// Non-empty when the source lists the tensor but cannot hand out its values as floats,
+  /// and why (e.g. "GGUF type Q4_K is not supported", "compound HDF5 datatype"); the analyzer
+  /// reports such tensors as skipped with this reason instead of reading them.
+  std::string skip_reason;
   int64_t numel() const;
   /// Matrix view used by the analysis: rank 2 as is; rank > 2 reshaped to
   /// [shape[0], prod(shape[1:])]; rank < 2 gives {0, 0} (not a matrix).
