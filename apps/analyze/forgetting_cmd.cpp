@@ -1,8 +1,8 @@
 /// \file forgetting_cmd.cpp
 /// `muft-analyze forgetting RUN_DIR...`: every checkpoint of each run evaluated on the old task
 /// (pretraining validation text) and the new task (fine-tuning validation text). The LibTorch
-/// work is muft::train::forgetting_curves (lib/train/src/eval.cpp); this file parses flags and
-/// writes rows.
+/// work is muft::train::forgetting_curves (lib/train/src/forgetting.cpp); this file parses flags
+/// and writes rows.
 
 #include <unistd.h>
 
@@ -14,7 +14,7 @@
 
 #include "commands.h"
 #include "muft/analysis/table.h"
-#include "muft/train/eval.h"
+#include "muft/train/forgetting.h"
 
 namespace muft::apps::analyze {
 

@@ -12,6 +12,7 @@
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
+#include "muft/rundir/run_dir.h"
 #include "muft/sweep/analyze.h"
 #include "muft/sweep/collect.h"
 #include "muft/sweep/grid.h"
@@ -83,13 +84,14 @@ int main(int argc, char** argv) {
   bool verbose = false;
   run->add_option("--jobs,-j", opt.jobs, "concurrent trainer processes")->capture_default_str();
   run->add_option("--trainer", trainer, "muft-train executable (default: next to muft-sweep)");
-  run->add_flag("--retry-diverged", opt.retry_diverged, "restart diverged runs from scratch");
+  run->add_flag("--retry-diverged", opt.retry_diverged,
+                "restart diverged and collapsed runs from scratch");
   run->add_flag("--retry-failed", opt.retry_failed, "retry failed or corrupt runs");
   run->add_flag("--dry-run", opt.dry_run, "print what would run, start nothing");
   run->add_flag("--verbose,-v", verbose, "log every start/finish (default: only on a terminal)");
 
-  auto* status =
-      app.add_subcommand("status", "count pending/running/completed/diverged/failed runs");
+  auto* status = app.add_subcommand(
+      "status", "count pending/running/completed/diverged/collapsed/failed runs");
   add_common(status);
   add_selection(status);
   bool list = false;
@@ -128,43 +130,50 @@ int main(int argc, char** argv) {
 
   try {
     const auto spec = load(spec_path, out_dir);
-    const auto all = muft::sweep::expand_grid(spec);
+    // Staged studies grow as their runs finish: every command sees the stages whose inputs are
+    // done (the run directories are the only state).
+    const auto all = muft::sweep::expand_grid(spec, muft::sweep::outcome_from_run_dir);
     if (*run) {
       const auto sel = select(all, only, shard_text);
       opt.trainer = trainer.empty() ? sibling_trainer() : trainer;
       opt.interface = spec.trainer;
+      opt.refresh = [&]() {
+        auto now = muft::sweep::expand_grid(spec, muft::sweep::outcome_from_run_dir);
+        auto sel_now = select(now, only, shard_text);
+        return muft::sweep::RunLists{std::move(sel_now), std::move(now)};
+      };
       const bool tty = ::isatty(2);
       std::size_t done_events = 0;
       auto log = [&](const std::string& line) {
         const bool finished = line.rfind("completed ", 0) == 0 || line.rfind("diverged ", 0) == 0 ||
-                              line.rfind("failed ", 0) == 0;
+                              line.rfind("collapsed ", 0) == 0 || line.rfind("failed ", 0) == 0;
         if (finished) ++done_events;
         if (verbose || tty || opt.dry_run) std::cerr << "muft-sweep: " << line << "\n";
       };
       const auto s = muft::sweep::run_sweep(sel, all, opt, log);
       fmt::print(
-          "{}: {} runs selected: {} already done, {} completed now, {} diverged, {} failed, "
-          "{} blocked, {} running elsewhere ({} launched, {} resumed)\n",
-          spec.name, s.selected, s.already_done, s.completed, s.diverged, s.failed, s.blocked,
-          s.running_elsewhere, s.launched, s.resumed);
+          "{}: {} runs selected: {} already done, {} completed now, {} diverged, {} collapsed, "
+          "{} failed, {} blocked, {} running elsewhere ({} launched, {} resumed)\n",
+          spec.name, s.selected, s.already_done, s.completed, s.diverged, s.collapsed, s.failed,
+          s.blocked, s.running_elsewhere, s.launched, s.resumed);
       for (const auto& p : s.problems) fmt::print("  problem: {}\n", p);
       return s.exit_code();
     }
     if (*status) {
       const auto sel = select(all, only, shard_text);
-      std::vector<std::pair<const muft::sweep::RunSpec*, muft::sweep::RunStatus>> details;
+      std::vector<std::pair<const muft::sweep::RunSpec*, muft::rundir::Inspection>> details;
       const auto c = muft::sweep::count_states(sel, &details);
       if (list)
         for (const auto& [r, s] : details)
-          fmt::print("{:<12} {}{}\n", muft::sweep::to_string(s.state), r->id,
+          fmt::print("{:<12} {}{}\n", muft::rundir::to_string(s.state), r->id,
                      s.reason.empty() ? "" : "  (" + s.reason + ")");
       fmt::print(
           "{}: {} runs: {} done, {} running, {} interrupted, {} pending, {} diverged, "
-          "{} failed, {} corrupt\n",
+          "{} collapsed, {} failed, {} corrupt\n",
           spec.name, sel.size(), c.completed, c.running, c.interrupted, c.pending, c.diverged,
-          c.failed, c.corrupt);
+          c.collapsed, c.failed, c.corrupt);
       for (const auto& [r, s] : details)
-        if (!list && s.state == muft::sweep::RunState::kCorrupt)
+        if (!list && s.state == muft::rundir::RunState::kCorrupt)
           fmt::print("  corrupt: {} ({})\n", r->id, s.reason);
       return 0;
     }
@@ -188,9 +197,9 @@ int main(int argc, char** argv) {
         if (r.rows() > 0) ++with_metrics;
         if (!r.analysis_problem.empty())
           fmt::print("  analysis problem: {}: {}\n", r.spec.id, r.analysis_problem);
-        if (!r.problem.empty() || r.status.state == muft::sweep::RunState::kCorrupt) {
+        if (!r.problem.empty() || r.status.state == muft::rundir::RunState::kCorrupt) {
           ++problems;
-          fmt::print("  problem: {}: {}{}\n", r.spec.id, muft::sweep::to_string(r.status.state),
+          fmt::print("  problem: {}: {}{}\n", r.spec.id, muft::rundir::to_string(r.status.state),
                      r.problem.empty() ? " (" + r.status.reason + ")" : ": " + r.problem);
         }
       }
@@ -209,13 +218,13 @@ int main(int argc, char** argv) {
       }
       const std::string md = muft::sweep::markdown_report(spec, runs);
       if (!methods_csv_path.empty()) {
-        muft::sweep::write_file_atomic(methods_csv_path, muft::sweep::methods_csv(spec, runs));
+        muft::rundir::write_file_atomic(methods_csv_path, muft::sweep::methods_csv(spec, runs));
         std::cerr << "wrote " << methods_csv_path << "\n";
       }
       if (out_md.empty()) {
         std::cout << md;
       } else {
-        muft::sweep::write_file_atomic(out_md, md);
+        muft::rundir::write_file_atomic(out_md, md);
         fmt::print("wrote {}\n", out_md);
       }
       return 0;

@@ -10,8 +10,9 @@
 #include <gtest/gtest.h>
 
 #include "muft/checkpoint/checkpoint.h"
+#include "muft/rundir/inspect.h"
+#include "muft/rundir/run_dir.h"
 #include "muft/sweep/analyze.h"
-#include "muft/sweep/run_state.h"
 
 namespace fs = std::filesystem;
 
@@ -54,9 +55,26 @@ class CollectTest : public ::testing::Test {
                                      std::string(6 - std::to_string(step).size(), '0') +
                                      std::to_string(step) + ".h5",
                                  ck);
-    std::ofstream(r.dir + "/metrics.csv") << "step,val_loss,val_ppl\n0,2,7.5\n"
-                                          << step << ",1,2.5\n";
-    write_status(r.dir, "completed", "");
+    WriteMetrics(r.dir, {{0, 2, 7.5}, {static_cast<double>(step), 1, 2.5}});
+    Complete(r.dir);
+  }
+
+  /// metrics.csv with rows (step, val_loss, val_ppl); the other columns are NaN.
+  static void WriteMetrics(const std::string& dir, const std::vector<std::vector<double>>& rows) {
+    rundir::Metrics m;
+    for (const auto& v : rows) {
+      rundir::MetricsRow row;
+      row.step = static_cast<int64_t>(v[0]);
+      row.val_loss = v[1];
+      row.val_ppl = v[2];
+      row.tokens = 0;
+      row.lr = row.old_val_loss = row.old_val_ppl = row.seconds = std::nan("");
+      m.rows.push_back(row);
+    }
+    rundir::RunDir(dir).write_metrics(m);
+  }
+  static void Complete(const std::string& dir) {
+    rundir::RunDir(dir).write_status({rundir::RunStatus::kCompleted, "", 0, {}});
   }
 
   std::string root_;
@@ -69,7 +87,7 @@ TEST_F(CollectTest, MetricsAndDistancesHandComputed) {
   MakeRun(runs_[0], 10, {1, 0, 0, 1});  // W0 = I
   MakeRun(runs_[1], 5, {1, 0, 0, 2});   // W = diag(1, 2): ΔW = diag(0, 1)
   auto loaded = load_runs(runs_);
-  ASSERT_EQ(loaded[1].status.state, RunState::kCompleted);
+  ASSERT_EQ(loaded[1].status.state, rundir::RunState::kCompleted);
   EXPECT_EQ(loaded[1].final_value("val_ppl"), 2.5);
   EXPECT_EQ(loaded[1].initial_value("val_ppl"), 7.5);
   EXPECT_NEAR(summarize_run(loaded[1]).norm_val_ppl, 2.5 / 7.5, 1e-15);
@@ -100,9 +118,9 @@ TEST_F(CollectTest, MetricsAndDistancesHandComputed) {
 TEST_F(CollectTest, DigitsAccuracyIsMergedByStep) {
   const RunSpec& r = runs_[1];
   fs::create_directories(r.dir);
-  std::ofstream(r.dir + "/metrics.csv") << "step,val_loss,val_ppl\n0,2,7.5\n10,1.5,4\n20,1,2.5\n";
+  WriteMetrics(r.dir, {{0, 2, 7.5}, {10, 1.5, 4}, {20, 1, 2.5}});
   std::ofstream(r.dir + "/digits.csv") << "step,val_acc,old_val_acc\n0,0.1,1\n20,0.9,0.25\n";
-  write_status(r.dir, "completed", "");
+  Complete(r.dir);
   auto loaded = load_runs(runs_);
   ASSERT_EQ(loaded[1].problem, "");
   const auto* acc = loaded[1].column("val_acc");
@@ -139,6 +157,21 @@ TEST_F(CollectTest, BadCheckpointIsAProblemNotAnError) {
   EXPECT_FALSE(loaded[1].analysis_problem.empty());
   EXPECT_TRUE(std::isnan(loaded[1].l2_distance));
   EXPECT_NO_THROW(write_results(spec_, loaded, root_ + "/r.h5"));
+}
+
+TEST_F(CollectTest, MetricsRowCutOffByAKilledWriterIsIgnoredAndCounted) {
+  const RunSpec& r = runs_[1];
+  fs::create_directories(r.dir);
+  WriteMetrics(r.dir, {{0, 2, 7.5}, {10, 1.5, 4.5}});
+  std::string text = rundir::read_file(r.dir + "/metrics.csv");
+  text = text.substr(0, text.size() - 2);  // the last field cut short, no newline
+  std::ofstream(r.dir + "/metrics.csv", std::ios::binary | std::ios::trunc) << text;
+  Complete(r.dir);
+  const auto loaded = load_runs(runs_);
+  EXPECT_EQ(loaded[1].problem, "");
+  EXPECT_EQ(loaded[1].rows(), 1u);
+  EXPECT_EQ(loaded[1].incomplete_rows, 1u);
+  EXPECT_EQ(loaded[1].final_value("val_ppl"), 7.5);  // never the shortened 4
 }
 
 }  // namespace

@@ -46,7 +46,7 @@ ExperimentSpec Spec() {
 CollectedRun Made(const RunSpec& spec, double initial, double final, bool completed = true) {
   CollectedRun r;
   r.spec = spec;
-  r.status.state = completed ? RunState::kCompleted : RunState::kDiverged;
+  r.status.state = completed ? rundir::RunState::kCompleted : rundir::RunState::kDiverged;
   r.metric_columns = {"step", "val_ppl", "old_val_ppl"};
   r.metrics = {{0, 10}, {initial, final}, {20.0, 30.0}};
   return r;
@@ -116,9 +116,9 @@ TEST(ReportTest, Table1GapsHandComputed) {
   {  // A method whose runs have not finished is "incomplete", not "all diverged".
     auto pending = runs;
     for (auto& r : pending)
-      if (r.spec.method_name == "lora-muon") r.status.state = RunState::kPending;
+      if (r.spec.method_name == "lora-muon") r.status.state = rundir::RunState::kPending;
     const std::string pmd = markdown_report(spec, pending);
-    EXPECT_NE(pmd.find("| adam | lora-muon | 8 | incomplete | — | — | 2 (0, 2 unfinished) |"),
+    EXPECT_NE(pmd.find("| adam | lora-muon | 8 | incomplete | — | — | 2 (0, 0, 2 unfinished) |"),
               std::string::npos)
         << pmd;
   }
@@ -180,7 +180,7 @@ lora_rank = 8
       if (s.id.find("/" + key + "-s") == std::string::npos) continue;
       CollectedRun r;
       r.spec = s;
-      r.status.state = RunState::kCompleted;
+      r.status.state = rundir::RunState::kCompleted;
       const double a = vals[static_cast<std::size_t>(s.seed)];
       r.metric_columns = {"step", "val_ppl", "old_val_ppl", "val_acc", "old_val_acc"};
       r.metrics = {{0, 10}, {1e6, 1.5}, {1.0, 1e3}, {0.1, a}, {1.0, 1.0 - a}};

@@ -1,5 +1,10 @@
 #include "muft/sweep/spec.h"
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
 #include <gtest/gtest.h>
 
 namespace muft::sweep {
@@ -83,6 +88,54 @@ TEST(SpecTest, ShippedProfilesAreValid) {
   for (const char* p : {"data/experiments/smoke.toml", "data/experiments/paper-toy.toml"}) {
     EXPECT_NO_THROW(load_spec(p)) << p;
   }
+}
+
+TEST(SpecTest, InputPathsResolveAgainstTheSpecFileNotTheCurrentDirectory) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("muft_spec_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "sub");
+  std::ofstream(dir / "model.json") << "{}";
+  std::ofstream(dir / "sub" / "ft.json") << "{}";
+  const std::string text = R"(
+name = "p"
+[[pretrain]]
+name = "lm"
+optimizers = ["adam"]
+args = ["--config", "model.json", "--steps", "3"]
+[pretrain.optimizer_args]
+adam = ["--config=sub/ft.json"]
+[[finetune]]
+name = "f"
+from = "lm"
+args = ["--config", "/dev/null", "--val", "{dir}/x"]
+[[finetune.methods]]
+name = "full-adam"
+method = "full"
+optimizer = "adam"
+lrs = [0.1]
+)";
+  std::ofstream(dir / "spec.toml") << text;
+  const ExperimentSpec s = load_spec((dir / "spec.toml").string());
+  EXPECT_EQ(s.pretrain[0].args[1], (dir / "model.json").string());
+  EXPECT_EQ(s.pretrain[0].args[3], "3");  // not a path flag: untouched
+  EXPECT_EQ(s.pretrain[0].optimizer_args.at("adam")[0],
+            "--config=" + (dir / "sub/ft.json").string());
+  EXPECT_EQ(s.finetune[0].args[1], "/dev/null");  // absolute: as written
+  EXPECT_EQ(s.finetune[0].args[3], "{dir}/x");    // a template: the sweep fills it in
+  EXPECT_EQ(s.out_dir, "runs/p");                 // outputs stay relative to the current dir
+  // From text without a base directory nothing is resolved (nor checked).
+  EXPECT_EQ(parse_spec(text, "mem").pretrain[0].args[1], "model.json");
+  // A missing input file is an error at load time, naming the flag and the spec's rule.
+  fs::remove(dir / "model.json");
+  try {
+    load_spec((dir / "spec.toml").string());
+    FAIL() << "a missing --config file was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("--config 'model.json' does not exist"), std::string::npos)
+        << e.what();
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "muft/train/distributed.h"
 #include "muft/train/trainer.h"
 #include "muft/train/trainer_checkpoint.h"
+#include "test_util.h"
 
 namespace muft::train {
 namespace {
@@ -129,8 +130,7 @@ TrainCorpora corpora() {
 }
 
 std::vector<checkpoint::NamedTensor> final_params(const fs::path& dir) {
-  return checkpoint::read_checkpoint(RunDir(dir.string(), false).list_checkpoints().back().second)
-      .parameters;
+  return checkpoint::read_checkpoint(RunDir(dir.string()).checkpoints().back().path).parameters;
 }
 
 /// max |a − b| / max |a| over all parameters.
@@ -157,14 +157,13 @@ TEST_P(DdpEquivalenceTest, TwoRanksEqualOneProcessWithSameGlobalBatch) {
   const fs::path half = fs::temp_directory_path() / ("muft_ddph_" + tag + std::to_string(getpid()));
   for (const auto& p : {one, two, half}) fs::remove_all(p);
   TrainOptions quiet;
-  quiet.log_evals = false;
   const TrainConfig c = ddp_config(GetParam());
-  ASSERT_EQ(run_training(c, corpora(), one.string(), quiet).status, RunStatus::kCompleted);
+  ASSERT_EQ(train_lm(c, corpora(), one.string(), quiet).status, RunStatus::kCompleted);
 
   with_two_ranks([&](int64_t, DistributedContext& ctx) {
     TrainOptions o = quiet;
     o.dist = &ctx;
-    EXPECT_EQ(run_training(c, corpora(), two.string(), o).status, RunStatus::kCompleted);
+    EXPECT_EQ(train_lm(c, corpora(), two.string(), o).status, RunStatus::kCompleted);
   });
   const double diff = relative_difference(final_params(one), final_params(two));
   RecordProperty("relative_difference", std::to_string(diff));
@@ -174,11 +173,11 @@ TEST_P(DdpEquivalenceTest, TwoRanksEqualOneProcessWithSameGlobalBatch) {
   // The comparison can fail: training on rank 0's half of each batch alone is far off.
   TrainConfig h = c;
   h.batch_size = 4;
-  ASSERT_EQ(run_training(h, corpora(), half.string(), quiet).status, RunStatus::kCompleted);
+  ASSERT_EQ(train_lm(h, corpora(), half.string(), quiet).status, RunStatus::kCompleted);
   EXPECT_GT(relative_difference(final_params(one), final_params(half)), 100 * kTol);
 
-  const auto m1 = RunDir(one.string(), false).read_metrics();
-  const auto m2 = RunDir(two.string(), false).read_metrics();
+  const auto m1 = RunDir(one.string()).read_metrics().rows;
+  const auto m2 = RunDir(two.string()).read_metrics().rows;
   ASSERT_EQ(m1.size(), m2.size());
   EXPECT_NEAR(m1.back().val_loss, m2.back().val_loss, 1e-4);
   for (const auto& p : {one, two, half}) fs::remove_all(p);

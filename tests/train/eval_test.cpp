@@ -1,4 +1,5 @@
 #include "muft/train/eval.h"
+#include "muft/train/forgetting.h"
 
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "muft/train/trainer.h"
+#include "test_util.h"
 
 namespace muft::train {
 namespace {
@@ -81,12 +83,11 @@ TEST(ForgettingTest, FineTuningOnANewLanguageRaisesOldLossAndLowersNewLoss) {
   pc.data.val = write("old_val.txt", synthetic_text(3000, 31));
   pc.data.eval_windows = 16;
   TrainOptions quiet;
-  quiet.log_evals = false;
   const std::string pre = (root / "pre").string(), ft = (root / "ft").string();
-  ASSERT_EQ(run_training(pc, load_corpora(pc.data), pre, quiet).status, RunStatus::kCompleted);
+  ASSERT_EQ(train_lm(pc, load_corpora(pc.data), pre, quiet).status, RunStatus::kCompleted);
 
   TrainConfig fc = finetune_config(OptimizerChoice::kAdamW, 1e-2);
-  fc.init_from = RunDir(pre, false).list_checkpoints().back().second;
+  fc.init_from = RunDir(pre).checkpoints().back().path;
   fc.steps = 40;
   fc.eval_every = 20;
   fc.batch_size = 8;
@@ -95,7 +96,7 @@ TEST(ForgettingTest, FineTuningOnANewLanguageRaisesOldLossAndLowersNewLoss) {
   fc.data.val = write("new_val.txt", other_val);
   fc.data.old_val = pc.data.val;
   fc.data.eval_windows = 16;
-  ASSERT_EQ(run_training(fc, load_corpora(fc.data), ft, quiet).status, RunStatus::kCompleted);
+  ASSERT_EQ(train_lm(fc, load_corpora(fc.data), ft, quiet).status, RunStatus::kCompleted);
 
   std::vector<ForgettingRow> rows;
   ForgettingOptions fo;
@@ -116,7 +117,7 @@ TEST(ForgettingTest, FineTuningOnANewLanguageRaisesOldLossAndLowersNewLoss) {
   EXPECT_GT(old_end.delta_loss, 0.0) << "no forgetting of the old task measured";
   EXPECT_LT(new_end.delta_loss, 0.0) << "the new task did not improve";
   // The metrics.csv of the run agrees with the offline evaluation (same windows).
-  const auto m = RunDir(ft, false).read_metrics();
+  const auto m = RunDir(ft).read_metrics().rows;
   EXPECT_NEAR(m.back().old_val_loss, old_end.result.loss, 1e-5);
   EXPECT_NEAR(m.back().val_loss, new_end.result.loss, 1e-5);
   EXPECT_FALSE(rows.back().error.empty());

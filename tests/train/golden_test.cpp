@@ -51,7 +51,7 @@ TEST(GoldenTest, AdamWMatchesTorchOptimAdamW) {
   g.name = "all";
   g.names = {"W", "b"};
   g.params = {W, b};
-  g.adamw =
+  g.options =
       AdamWOptions{c.at("lr"), c.at("beta1"), c.at("beta2"), c.at("eps"), c.at("weight_decay")};
   Optimizer opt({g});
   const auto& traj_W = c.at("W");
@@ -81,10 +81,9 @@ double muon_deviation(const nlohmann::json& c, const MuonOptions& o) {
   auto X = tensor(c.at("X"), {n, k}), Y = tensor(c.at("Y"), {m, k});
   ParamGroup g;
   g.name = "W";
-  g.rule = UpdateRule::kMuon;
   g.names = {"W"};
   g.params = {W};
-  g.muon = o;
+  g.options = o;
   Optimizer opt({g});
   double worst = 0;
   const auto& traj = c.at("W");

@@ -189,12 +189,12 @@ TEST(LoRATest, ParamGroupsPutEveryAdapterUnderTheChosenOptimizer) {
   auto groups = build_param_groups(*model, o);
   ASSERT_EQ(groups.size(), 1u);
   EXPECT_EQ(groups[0].name, "lora");
-  EXPECT_EQ(groups[0].rule, UpdateRule::kMuon);
+  EXPECT_EQ(groups[0].rule(), UpdateRule::kMuon);
   EXPECT_EQ(groups[0].params.size(), 24u);
   o.optimizer = OptimizerChoice::kAdamW;
   groups = build_param_groups(*model, o);
   ASSERT_EQ(groups.size(), 1u);
-  EXPECT_EQ(groups[0].rule, UpdateRule::kAdamW);
+  EXPECT_EQ(groups[0].rule(), UpdateRule::kAdamW);
 }
 
 }  // namespace

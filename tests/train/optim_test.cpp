@@ -24,10 +24,9 @@ TEST(AdamWTest, FirstTwoStepsMatchHandComputation) {
   AdamWOptions o{0.1, 0.9, 0.99, 1e-8, 0.01};
   ParamGroup g;
   g.name = "all";
-  g.rule = UpdateRule::kAdamW;
   g.names = {"p"};
   g.params = {p};
-  g.adamw = o;
+  g.options = o;
   Optimizer opt({g});
   std::vector<double> w = {1.0, -2.0, 0.5}, m(3, 0.0), v(3, 0.0);
   for (int t = 1; t <= 2; ++t) {
@@ -112,11 +111,19 @@ TEST(OptimizerTest, WeightDecayIsAppliedOncePerStepWithTheUnscaledRate) {
     auto p = leaf(torch::ones({4, 8}));
     ParamGroup g;
     g.name = "w";
-    g.rule = rule;
     g.names = {"w"};
     g.params = {p};
-    g.adamw.lr = g.muon.lr = 0.1;
-    g.adamw.weight_decay = g.muon.weight_decay = 0.5;
+    if (rule == UpdateRule::kAdamW) {
+      AdamWOptions o;
+      o.lr = 0.1;
+      o.weight_decay = 0.5;
+      g.options = o;
+    } else {
+      MuonOptions o;
+      o.lr = 0.1;
+      o.weight_decay = 0.5;
+      g.options = o;
+    }
     Optimizer opt({g});
     opt.set_lr_multiplier(0.5);
     p.mutable_grad() = torch::zeros({4, 8});
@@ -131,33 +138,34 @@ TEST(OptimizerTest, PerGroupOptionsSurviveConstructionAndAct) {
   ga.name = "fast";
   ga.names = {"a"};
   ga.params = {a};
-  ga.adamw = AdamWOptions{0.3, 0.5, 0.6, 1e-6, 0.01};
+  ga.options = AdamWOptions{0.3, 0.5, 0.6, 1e-6, 0.01};
   gb.name = "frozen";
   gb.names = {"b"};
   gb.params = {b};
-  gb.adamw = AdamWOptions{0.0, 0.9, 0.999, 1e-8, 0.0};
+  gb.options = AdamWOptions{0.0, 0.9, 0.999, 1e-8, 0.0};
   gc.name = "muon";
-  gc.rule = UpdateRule::kMuon;
   gc.names = {"c"};
   gc.params = {c};
-  gc.muon.lr = 0.07;
-  gc.muon.momentum = 0.8;
-  gc.muon.variant = MuonVariant::kOriginal;
-  gc.muon.ns.coefficients = NSCoefficients::kPolarExpress;
+  MuonOptions mo;
+  mo.lr = 0.07;
+  mo.momentum = 0.8;
+  mo.variant = MuonVariant::kOriginal;
+  mo.ns.coefficients = NSCoefficients::kPolarExpress;
+  gc.options = mo;
   Optimizer opt({ga, gb, gc});
   const auto& gs = opt.groups();
   ASSERT_EQ(gs.size(), 3u);
-  EXPECT_EQ(gs[0].adamw.lr, 0.3);
-  EXPECT_EQ(gs[0].adamw.beta1, 0.5);
-  EXPECT_EQ(gs[0].adamw.beta2, 0.6);
-  EXPECT_EQ(gs[0].adamw.eps, 1e-6);
-  EXPECT_EQ(gs[0].adamw.weight_decay, 0.01);
-  EXPECT_EQ(gs[1].adamw.lr, 0.0);
-  EXPECT_EQ(gs[2].rule, UpdateRule::kMuon);
-  EXPECT_EQ(gs[2].muon.lr, 0.07);
-  EXPECT_EQ(gs[2].muon.momentum, 0.8);
-  EXPECT_EQ(gs[2].muon.variant, MuonVariant::kOriginal);
-  EXPECT_EQ(gs[2].muon.ns.coefficients, NSCoefficients::kPolarExpress);
+  EXPECT_EQ(gs[0].adamw().lr, 0.3);
+  EXPECT_EQ(gs[0].adamw().beta1, 0.5);
+  EXPECT_EQ(gs[0].adamw().beta2, 0.6);
+  EXPECT_EQ(gs[0].adamw().eps, 1e-6);
+  EXPECT_EQ(gs[0].adamw().weight_decay, 0.01);
+  EXPECT_EQ(gs[1].adamw().lr, 0.0);
+  EXPECT_EQ(gs[2].rule(), UpdateRule::kMuon);
+  EXPECT_EQ(gs[2].muon().lr, 0.07);
+  EXPECT_EQ(gs[2].muon().momentum, 0.8);
+  EXPECT_EQ(gs[2].muon().variant, MuonVariant::kOriginal);
+  EXPECT_EQ(gs[2].muon().ns.coefficients, NSCoefficients::kPolarExpress);
   for (auto* t : {&a, &b, &c}) t->mutable_grad() = torch::ones({3, 4});
   opt.step();
   EXPECT_NEAR(a[0][0].item<double>(), (1 - 0.3 * 0.01) - 0.3, 1e-5);  // first step ≈ lr·sign(g)
@@ -170,14 +178,14 @@ TEST(OptimizerTest, ConstructionRejectsBadGroups) {
   auto v = leaf(torch::ones({3}));
   ParamGroup g;
   g.name = "bad";
-  g.rule = UpdateRule::kMuon;
+  g.options = MuonOptions{};
   g.names = {"v"};
   g.params = {v};
   EXPECT_THROW(Optimizer({g}), std::invalid_argument);  // Muon on 1-D
-  g.rule = UpdateRule::kAdamW;
-  g.adamw.beta1 = 1.0;
+  g.options = AdamWOptions{};
+  g.adamw().beta1 = 1.0;
   EXPECT_THROW(Optimizer({g}), std::invalid_argument);  // invalid option
-  g.adamw.beta1 = 0.9;
+  g.adamw().beta1 = 0.9;
   ParamGroup h = g;
   h.name = "dup";
   EXPECT_THROW(Optimizer({g, h}), std::invalid_argument);  // same parameter twice

@@ -38,20 +38,20 @@ TEST(ParamGroupsTest, MuonForHiddenMatricesAdamWForEmbeddingAndHead) {
   auto gs = build_param_groups(*model, o);
   ASSERT_EQ(gs.size(), 3u);
   const auto& matrix = find(gs, "matrix");
-  EXPECT_EQ(matrix.rule, UpdateRule::kMuon);
+  EXPECT_EQ(matrix.rule(), UpdateRule::kMuon);
   EXPECT_EQ(matrix.params.size(), 12u);
-  EXPECT_EQ(matrix.muon.lr, 0.02);
-  EXPECT_EQ(matrix.muon.ns.coefficients, NSCoefficients::kPolarExpress);
+  EXPECT_EQ(matrix.muon().lr, 0.02);
+  EXPECT_EQ(matrix.muon().ns.coefficients, NSCoefficients::kPolarExpress);
   for (const auto& n : matrix.names) EXPECT_EQ(n.rfind("transformer.h.", 0), 0u) << n;
   const auto& emb = find(gs, "embedding");
-  EXPECT_EQ(emb.rule, UpdateRule::kAdamW);
+  EXPECT_EQ(emb.rule(), UpdateRule::kAdamW);
   ASSERT_EQ(emb.names, std::vector<std::string>{"transformer.wte.weight"});
-  EXPECT_DOUBLE_EQ(emb.adamw.lr, 0.4);
-  EXPECT_EQ(emb.adamw.beta1, 0.8);
-  EXPECT_EQ(emb.adamw.beta2, 0.95);
+  EXPECT_DOUBLE_EQ(emb.adamw().lr, 0.4);
+  EXPECT_EQ(emb.adamw().beta1, 0.8);
+  EXPECT_EQ(emb.adamw().beta2, 0.95);
   const auto& head = find(gs, "head");
   ASSERT_EQ(head.names, std::vector<std::string>{"lm_head.weight"});
-  EXPECT_DOUBLE_EQ(head.adamw.lr, 0.008);
+  EXPECT_DOUBLE_EQ(head.adamw().lr, 0.008);
   // Every trainable parameter is in exactly one group (the optimizer checks duplicates).
   EXPECT_NO_THROW(Optimizer{gs});
 }
@@ -64,9 +64,9 @@ TEST(ParamGroupsTest, AdamChoiceAndSingleSweptRate) {
   o.set_single_lr(0.03);
   auto gs = build_param_groups(*model, o);
   const auto& matrix = find(gs, "matrix");
-  EXPECT_EQ(matrix.rule, UpdateRule::kAdamW);
-  EXPECT_EQ(matrix.adamw.lr, 0.03);
-  EXPECT_EQ(matrix.adamw.beta2, 0.999);
+  EXPECT_EQ(matrix.rule(), UpdateRule::kAdamW);
+  EXPECT_EQ(matrix.adamw().lr, 0.03);
+  EXPECT_EQ(matrix.adamw().beta2, 0.999);
   EXPECT_EQ(find(gs, "embedding").adamw.lr, 0.03);
   EXPECT_EQ(find(gs, "head").adamw.lr, 0.03);
 }

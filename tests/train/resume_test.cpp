@@ -1,6 +1,9 @@
 #include <unistd.h>
 
+#include <sys/wait.h>
+
 #include <filesystem>
+#include <fstream>
 
 #include <gtest/gtest.h>
 
@@ -8,6 +11,7 @@
 #include "muft/train/param_groups.h"
 #include "muft/train/trainer.h"
 #include "muft/train/trainer_checkpoint.h"
+#include "test_util.h"
 
 namespace muft::train {
 namespace {
@@ -137,8 +141,8 @@ TrainCorpora corpora() {
 }
 
 void expect_same_runs(const std::string& a, const std::string& b) {
-  const auto ca = checkpoint::read_checkpoint(RunDir(a, false).list_checkpoints().back().second);
-  const auto cb = checkpoint::read_checkpoint(RunDir(b, false).list_checkpoints().back().second);
+  const auto ca = checkpoint::read_checkpoint(RunDir(a).checkpoints().back().path);
+  const auto cb = checkpoint::read_checkpoint(RunDir(b).checkpoints().back().path);
   EXPECT_EQ(ca.step, cb.step);
   ASSERT_EQ(ca.parameters.size(), cb.parameters.size());
   for (size_t i = 0; i < ca.parameters.size(); ++i) {
@@ -150,7 +154,7 @@ void expect_same_runs(const std::string& a, const std::string& b) {
     EXPECT_EQ(ca.optimizer_state[i].bytes, cb.optimizer_state[i].bytes)
         << ca.optimizer_state[i].name;
   }
-  const auto ma = RunDir(a, false).read_metrics(), mb = RunDir(b, false).read_metrics();
+  const auto ma = RunDir(a).read_metrics().rows, mb = RunDir(b).read_metrics().rows;
   ASSERT_EQ(ma.size(), mb.size());
   for (size_t i = 0; i < ma.size(); ++i) {
     EXPECT_EQ(ma[i].step, mb[i].step);
@@ -168,18 +172,17 @@ TEST_P(ResumeTest, InterruptedAndResumedRunIsBitExact) {
   const fs::path full = temp_dir("full"), part = temp_dir("part");
   const TrainConfig c = resume_config(GetParam());
   TrainOptions quiet;
-  quiet.log_evals = false;
-  ASSERT_EQ(run_training(c, corpora(), full.string(), quiet).status, RunStatus::kCompleted);
+  ASSERT_EQ(train_lm(c, corpora(), full.string(), quiet).status, RunStatus::kCompleted);
 
   TrainOptions stop = quiet;
   stop.stop_after_step = 10;
-  const TrainResult first = run_training(c, corpora(), part.string(), stop);
+  const TrainResult first = train_lm(c, corpora(), part.string(), stop);
   ASSERT_EQ(first.step, 10);
-  EXPECT_EQ(RunDir(part.string(), false).read_status()["status"], "running");
+  EXPECT_EQ(RunDir(part.string()).read_status_json()["status"], "running");
   TrainOptions resume = quiet;
   resume.resume = true;
-  const TrainConfig saved = TrainConfig::from_json(RunDir(part.string(), false).read_config());
-  const TrainResult second = run_training(saved, corpora(), part.string(), resume);
+  const TrainConfig saved = TrainConfig::from_json(RunDir(part.string()).read_config());
+  const TrainResult second = train_lm(saved, corpora(), part.string(), resume);
   ASSERT_EQ(second.status, RunStatus::kCompleted);
   expect_same_runs(full.string(), part.string());
 
@@ -187,11 +190,9 @@ TEST_P(ResumeTest, InterruptedAndResumedRunIsBitExact) {
   const fs::path other = temp_dir("other");
   TrainConfig c2 = c;
   c2.seed += 1;
-  ASSERT_EQ(run_training(c2, corpora(), other.string(), quiet).status, RunStatus::kCompleted);
-  const auto ca =
-      checkpoint::read_checkpoint(RunDir(full.string(), false).list_checkpoints().back().second);
-  const auto co =
-      checkpoint::read_checkpoint(RunDir(other.string(), false).list_checkpoints().back().second);
+  ASSERT_EQ(train_lm(c2, corpora(), other.string(), quiet).status, RunStatus::kCompleted);
+  const auto ca = checkpoint::read_checkpoint(RunDir(full.string()).checkpoints().back().path);
+  const auto co = checkpoint::read_checkpoint(RunDir(other.string()).checkpoints().back().path);
   int differing = 0;
   for (size_t i = 0; i < ca.parameters.size(); ++i)
     differing += ca.parameters[i].bytes != co.parameters[i].bytes;
@@ -208,27 +209,121 @@ INSTANTIATE_TEST_SUITE_P(Optimizers, ResumeTest,
 TEST(ResumeTest, LoRAFinetuneResumesBitExactly) {
   const fs::path pre = temp_dir("lpre"), full = temp_dir("lfull"), part = temp_dir("lpart");
   TrainOptions quiet;
-  quiet.log_evals = false;
   TrainConfig pc = resume_config(OptimizerChoice::kAdamW);
   pc.steps = 5;
-  ASSERT_EQ(run_training(pc, corpora(), pre.string(), quiet).status, RunStatus::kCompleted);
+  ASSERT_EQ(train_lm(pc, corpora(), pre.string(), quiet).status, RunStatus::kCompleted);
   TrainConfig fc = resume_config(OptimizerChoice::kMuon);
-  fc.mode = "finetune";
-  fc.method = "lora";
+  fc.mode = Mode::kFinetune;
+  fc.method = Method::kLoRA;
   fc.lora.rank = 2;
-  fc.init_from = RunDir(pre.string(), false).list_checkpoints().back().second;
+  fc.init_from = RunDir(pre.string()).checkpoints().back().path;
   fc.data.old_val = "unused-by-the-test";
   TrainCorpora d = corpora();
   d.old_val = TextCorpus(synthetic_text(2000, 9), "old");
-  ASSERT_EQ(run_training(fc, d, full.string(), quiet).status, RunStatus::kCompleted);
+  ASSERT_EQ(train_lm(fc, d, full.string(), quiet).status, RunStatus::kCompleted);
   TrainOptions stop = quiet;
   stop.stop_after_step = 5;
-  ASSERT_EQ(run_training(fc, d, part.string(), stop).step, 5);
+  ASSERT_EQ(train_lm(fc, d, part.string(), stop).step, 5);
   TrainOptions resume = quiet;
   resume.resume = true;
-  ASSERT_EQ(run_training(fc, d, part.string(), resume).status, RunStatus::kCompleted);
+  ASSERT_EQ(train_lm(fc, d, part.string(), resume).status, RunStatus::kCompleted);
   expect_same_runs(full.string(), part.string());
   fs::remove_all(pre);
+  fs::remove_all(full);
+  fs::remove_all(part);
+}
+
+TEST(ResumeTest, RunKilledBeforeItsFirstCheckpointRestartsFromStepZero) {
+  const fs::path full = temp_dir("k_full"), dead = temp_dir("k_dead");
+  const TrainConfig c = resume_config(OptimizerChoice::kAdamW);
+  ASSERT_EQ(train_lm(c, corpora(), full.string()).status, RunStatus::kCompleted);
+  // What a run killed during its step-0 evaluation leaves: config and status, no checkpoint.
+  RunDir run(dead.string());
+  run.create();
+  run.write_config(c.to_json());
+  run.write_status({RunStatus::kRunning, "", 0, {{"pid", 999999}}});
+  EXPECT_THROW(train_lm(c, corpora(), dead.string()), std::invalid_argument);  // not --out
+  TrainOptions resume;
+  resume.resume = true;
+  const TrainConfig saved = TrainConfig::from_json(run.read_config());
+  ASSERT_EQ(train_lm(saved, corpora(), dead.string(), resume).status, RunStatus::kCompleted);
+  expect_same_runs(full.string(), dead.string());
+  fs::remove_all(full);
+  fs::remove_all(dead);
+}
+
+TEST(ResumeTest, TemporariesOfAKilledWriterAreRemovedOnTheNextStart) {
+  const fs::path dir = temp_dir("tmpfiles");
+  const TrainConfig c = resume_config(OptimizerChoice::kAdamW);
+  TrainOptions stop;
+  stop.stop_after_step = 10;
+  ASSERT_EQ(train_lm(c, corpora(), dir.string(), stop).step, 10);
+  const pid_t dead = ::fork();  // a pid that no longer exists
+  if (dead == 0) ::_exit(0);
+  ::waitpid(dead, nullptr, 0);
+  const std::string suffix = ".tmp." + std::to_string(dead);
+  for (const std::string f :
+       {"metrics.csv" + suffix, "status.json" + suffix, "checkpoints/step_000015.h5" + suffix})
+    std::ofstream(dir / f) << "partial";
+  TrainOptions resume;
+  resume.resume = true;
+  ASSERT_EQ(train_lm(c, corpora(), dir.string(), resume).status, RunStatus::kCompleted);
+  for (const auto* sub : {"", "checkpoints"}) {
+    for (const auto& e : fs::directory_iterator(dir / sub)) {
+      EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << e.path();
+    }
+  }
+  fs::remove_all(dir);
+}
+
+TEST(ResumeTest, UnreadableNewestCheckpointIsNamedAndAnEarlierOneCanBeChosen) {
+  const fs::path full = temp_dir("c_full"), part = temp_dir("c_part");
+  const TrainConfig c = resume_config(OptimizerChoice::kMuon);
+  ASSERT_EQ(train_lm(c, corpora(), full.string()).status, RunStatus::kCompleted);
+  TrainOptions stop;
+  stop.stop_after_step = 10;
+  ASSERT_EQ(train_lm(c, corpora(), part.string(), stop).step, 10);
+  const std::string newest = (part / "checkpoints/step_000010.h5").string();
+  fs::resize_file(newest, fs::file_size(newest) / 2);  // a torn checkpoint
+  TrainOptions resume;
+  resume.resume = true;
+  try {
+    train_lm(c, corpora(), part.string(), resume);
+    FAIL() << "a torn checkpoint was resumed from";
+  } catch (const std::runtime_error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("step_000010.h5"), std::string::npos) << m;
+    EXPECT_NE(m.find("--from-step"), std::string::npos) << m;
+    EXPECT_NE(m.find("5"), std::string::npos) << m;
+  }
+  EXPECT_EQ(RunDir(part.string()).read_status().status, RunStatus::kFailed);
+  TrainOptions bad_step = resume;
+  bad_step.resume_from_step = 7;  // no such checkpoint
+  EXPECT_THROW(train_lm(c, corpora(), part.string(), bad_step), std::invalid_argument);
+  TrainOptions from5 = resume;
+  from5.resume_from_step = 5;
+  ASSERT_EQ(train_lm(c, corpora(), part.string(), from5).status, RunStatus::kCompleted);
+  expect_same_runs(full.string(), part.string());
+  EXPECT_TRUE(fs::exists(newest + ".superseded"));
+  fs::remove_all(full);
+  fs::remove_all(part);
+}
+
+TEST(ResumeTest, FallbackResumesFromTheNewestGoodCheckpoint) {
+  const fs::path full = temp_dir("f_full"), part = temp_dir("f_part");
+  const TrainConfig c = resume_config(OptimizerChoice::kAdamW);
+  ASSERT_EQ(train_lm(c, corpora(), full.string()).status, RunStatus::kCompleted);
+  TrainOptions stop;
+  stop.stop_after_step = 10;
+  ASSERT_EQ(train_lm(c, corpora(), part.string(), stop).step, 10);
+  const std::string newest = (part / "checkpoints/step_000010.h5").string();
+  std::ofstream(newest, std::ios::trunc) << "not a checkpoint";
+  TrainOptions resume;
+  resume.resume = true;
+  resume.resume_fallback = true;
+  ASSERT_EQ(train_lm(c, corpora(), part.string(), resume).status, RunStatus::kCompleted);
+  expect_same_runs(full.string(), part.string());
+  EXPECT_TRUE(fs::exists(newest + ".corrupt"));
   fs::remove_all(full);
   fs::remove_all(part);
 }
@@ -238,11 +333,9 @@ TEST(ResumeTest, ResumeWithoutCheckpointFails) {
   fs::create_directories(dir / "checkpoints");
   TrainOptions resume;
   resume.resume = true;
-  resume.log_evals = false;
-  EXPECT_THROW(
-      run_training(resume_config(OptimizerChoice::kAdamW), corpora(), dir.string(), resume),
-      std::runtime_error);
-  EXPECT_EQ(RunDir(dir.string(), false).read_status()["status"], "failed");
+  EXPECT_THROW(train_lm(resume_config(OptimizerChoice::kAdamW), corpora(), dir.string(), resume),
+               std::runtime_error);
+  EXPECT_EQ(RunDir(dir.string()).read_status_json()["status"], "failed");
   fs::remove_all(dir);
 }
 

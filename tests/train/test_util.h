@@ -1,9 +1,34 @@
 #pragma once
 // Helpers shared by the tests/train suites.
 
-#include "muft/train/gpt.h"
+#include <string>
 
-namespace muft::train::test_support {
+#include "muft/rundir/run_dir.h"
+#include "muft/train/digits_task.h"
+#include "muft/train/gpt.h"
+#include "muft/train/lm_task.h"
+#include "muft/train/trainer.h"
+
+namespace muft::train {
+
+/// The run directory of the rundir module, under the name the trainer tests have always used.
+using rundir::RunDir;
+
+/// The one training loop on a language-model task over in-memory corpora.
+inline TrainResult train_lm(const TrainConfig& cfg, const TrainCorpora& data,
+                            const std::string& out_dir, const TrainOptions& opts = {}) {
+  LanguageModelTask task(data, opts.dist);
+  return run_training(cfg, task, out_dir, opts);
+}
+
+/// The one training loop on the digits task over in-memory images.
+inline TrainResult train_digits(const TrainConfig& cfg, const DigitsData& data,
+                                const std::string& out_dir, const TrainOptions& opts = {}) {
+  DigitsTask task(data);
+  return run_training(cfg, task, out_dir, opts);
+}
+
+namespace test_support {
 
 /// A GPT small enough that a forward/backward takes milliseconds: 2 layers, width 16,
 /// 2 heads, context 16, vocabulary 32.
@@ -17,4 +42,5 @@ inline GPTConfig micro_config() {
   return c;
 }
 
-}  // namespace muft::train::test_support
+}  // namespace test_support
+}  // namespace muft::train

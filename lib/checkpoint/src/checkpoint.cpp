@@ -99,7 +99,7 @@ NamedTensor read_muft_dataset(hid_t group, const std::string& link, const std::s
               H5Dclose);
   t.dtype = muft_dataset_dtype(dset.get(), path, what);
   t.shape = dataset_shape(dset.get(), path, what);
-  TensorInfo info{t.name, t.shape, t.dtype};
+  TensorInfo info{t.name, t.shape, t.dtype, {}};
   const int64_t numel = info.numel();
   const std::size_t esize = dtype_size(t.dtype);
   if (numel > 0 && static_cast<uint64_t>(numel) > SIZE_MAX / esize) {
@@ -119,7 +119,7 @@ void write_muft_dataset(hid_t group, const NamedTensor& t, const std::string& pa
   const std::string what = fmt::format("{} tensor '{}'", group_name, t.name);
   if (t.name.empty())
     throw std::invalid_argument(path + ": " + group_name + " tensor with an empty name");
-  TensorInfo info{t.name, t.shape, t.dtype};
+  TensorInfo info{t.name, t.shape, t.dtype, {}};
   const int64_t numel = info.numel();
   const std::size_t esize = dtype_size(t.dtype);
   if (numel > 0 && static_cast<uint64_t>(numel) > SIZE_MAX / esize) {

@@ -199,7 +199,7 @@ void check_tensors(const std::string& path, const std::vector<NamedTensor>& tens
     if (!seen.insert(t.name).second) {
       throw std::invalid_argument(path + ": duplicate tensor name '" + t.name + "'");
     }
-    const TensorInfo info{t.name, t.shape, t.dtype};
+    const TensorInfo info{t.name, t.shape, t.dtype, {}};
     const uint64_t need = static_cast<uint64_t>(info.numel()) * dtype_size(t.dtype);
     if (t.bytes.size() != need) {
       throw std::invalid_argument(
@@ -286,7 +286,7 @@ std::string write_safetensors_sharded(const std::string& dir,
 NamedTensor make_tensor(const std::string& name, const std::vector<int64_t>& shape, DType t,
                         const std::vector<double>& values) {
   NamedTensor out{name, shape, t, {}};
-  const TensorInfo info{name, shape, t};
+  const TensorInfo info{name, shape, t, {}};
   if (static_cast<uint64_t>(info.numel()) != values.size()) {
     throw std::invalid_argument(fmt::format("make_tensor '{}': {} values for {} elements", name,
                                             values.size(), info.numel()));

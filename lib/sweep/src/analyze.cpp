@@ -4,7 +4,7 @@
 #include <map>
 #include <stdexcept>
 
-#include "muft/sweep/run_state.h"
+#include "muft/rundir/inspect.h"
 
 #if MUFT_SWEEP_HAVE_ANALYSIS
 #include "muft/analysis/batch.h"
@@ -26,7 +26,8 @@ void analyze_runs(std::vector<CollectedRun>* runs, const AnalyzeOptions& options
   std::size_t done = 0;
   for (auto& r : *runs) {
     if (options.progress) options.progress(done++, runs->size());
-    if (r.status.state != RunState::kCompleted || r.status.last_checkpoint.empty()) continue;
+    if (r.status.state != rundir::RunState::kCompleted || r.status.last_checkpoint.empty())
+      continue;
     try {
       if (options.distances && r.spec.kind == RunKind::kFinetune) {
         auto it = by_id.find(r.spec.depends_on);

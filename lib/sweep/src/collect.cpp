@@ -3,6 +3,7 @@
 #include <hdf5.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -14,6 +15,7 @@
 
 #include <fmt/core.h>
 
+#include "muft/rundir/run_dir.h"
 #include "muft/stats/csv.h"
 
 namespace fs = std::filesystem;
@@ -22,39 +24,6 @@ namespace muft::sweep {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-/// The documented metrics.csv columns (docs/formats.md) plus the digits runs' accuracies
-/// (digits.csv, merged by step); the long CSV uses exactly these.
-const std::vector<std::string> kMetricColumns = {
-    "step",         "tokens",      "lr",      "train_loss", "val_loss",   "val_ppl",
-    "old_val_loss", "old_val_ppl", "seconds", "val_acc",    "old_val_acc"};
-
-/// Adds the columns of DIR/digits.csv (step, val_acc, old_val_acc; written by the digits task)
-/// to the run's metrics, matched on step; a metrics row without an accuracy row gets NaN.
-void merge_digits_accuracy(CollectedRun& r, const std::string& path) {
-  const stats::CsvTable t = stats::read_csv(path);
-  if (t.header.empty() || t.header.front() != "step")
-    throw std::runtime_error(path + ": first column must be 'step'");
-  const auto* steps = r.column("step");
-  if (!steps) throw std::runtime_error(path + ": metrics.csv has no step column to match");
-  std::map<double, std::size_t> row_of_step;
-  for (std::size_t i = 0; i < t.rows.size(); ++i)
-    row_of_step[stats::parse_double(t.rows[i][0], path + " row " + std::to_string(i + 1))] = i;
-  std::vector<std::vector<double>> cols(t.header.size() - 1,
-                                        std::vector<double>(steps->size(), kNaN));
-  for (std::size_t k = 0; k < steps->size(); ++k) {
-    const auto it = row_of_step.find((*steps)[k]);
-    if (it == row_of_step.end()) continue;
-    for (std::size_t c = 1; c < t.header.size(); ++c)
-      cols[c - 1][k] = stats::parse_double(t.rows[it->second][c],
-                                           path + " row " + std::to_string(it->second + 1));
-  }
-  for (std::size_t c = 1; c < t.header.size(); ++c) {
-    if (r.column(t.header[c])) continue;  // never shadow a metrics.csv column
-    r.metric_columns.push_back(t.header[c]);
-    r.metrics.push_back(std::move(cols[c - 1]));
-  }
-}
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -273,36 +242,25 @@ std::vector<CollectedRun> load_runs(const std::vector<RunSpec>& runs) {
   for (const auto& spec : runs) {
     CollectedRun r;
     r.spec = spec;
-    r.status = inspect_run(spec.dir);
-    std::error_code ec;
-    const std::string mpath = spec.dir + "/metrics.csv";
-    if (fs::exists(mpath, ec)) {
-      try {
-        const stats::CsvTable t = stats::read_csv(mpath);
-        r.metric_columns = t.header;
-        r.metrics.assign(t.header.size(), {});
-        for (std::size_t i = 0; i < t.rows.size(); ++i)
-          for (std::size_t c = 0; c < t.header.size(); ++c)
-            r.metrics[c].push_back(stats::parse_double(
-                t.rows[i][c], mpath + " row " + std::to_string(i + 1) + " " + t.header[c]));
-      } catch (const std::exception& e) {
-        r.metric_columns.clear();
-        r.metrics.clear();
-        r.problem = std::string("unreadable metrics.csv: ") + e.what();
+    r.status = rundir::inspect_run(spec.dir);
+    const rundir::RunDir dir(spec.dir);
+    try {
+      const rundir::Metrics m = dir.read_metrics();
+      r.incomplete_rows = m.incomplete_rows;
+      if (!m.rows.empty() || std::filesystem::exists(dir.metrics_path())) {
+        r.metric_columns = m.column_names();
+        r.metrics.resize(r.metric_columns.size());
+        for (std::size_t c = 0; c < r.metric_columns.size(); ++c)
+          m.column(r.metric_columns[c], &r.metrics[c]);
       }
+    } catch (const std::exception& e) {
+      r.metric_columns.clear();
+      r.metrics.clear();
+      r.problem = std::string("unreadable metrics.csv: ") + e.what();
     }
-    const std::string apath = spec.dir + "/digits.csv";
-    if (r.problem.empty() && !r.metric_columns.empty() && fs::exists(apath, ec)) {
+    if (dir.has_config()) {
       try {
-        merge_digits_accuracy(r, apath);
-      } catch (const std::exception& e) {
-        r.problem = std::string("unreadable digits.csv: ") + e.what();
-      }
-    }
-    const std::string cpath = spec.dir + "/config.json";
-    if (fs::exists(cpath, ec)) {
-      try {
-        r.config_json = read_text(cpath);
+        r.config_json = read_text(dir.config_path());
       } catch (const std::exception& e) {
         r.problem += (r.problem.empty() ? "" : "; ") + std::string(e.what());
       }
@@ -409,13 +367,19 @@ std::vector<std::string> write_results(const ExperimentSpec& spec,
   }
   {  // metrics CSV (long format)
     std::ofstream out(metrics_csv + suffix);
+    // The core columns, then every task column of any run, in order of first appearance.
+    std::vector<std::string> columns;
+    for (const auto& c : rundir::kCoreColumns) columns.emplace_back(c.name);
+    for (const auto& r : runs)
+      for (const auto& c : r.metric_columns)
+        if (std::find(columns.begin(), columns.end(), c) == columns.end()) columns.push_back(c);
     out << "id";
-    for (const auto& c : kMetricColumns) out << "," << c;
+    for (const auto& c : columns) out << "," << c;
     out << "\n";
     for (const auto& r : runs) {
       for (std::size_t i = 0; i < r.rows(); ++i) {
         out << stats::csv_escape(r.spec.id);
-        for (const auto& c : kMetricColumns) {
+        for (const auto& c : columns) {
           const auto* col = r.column(c);
           out << "," << num(col ? (*col)[i] : kNaN);
         }

@@ -70,7 +70,8 @@ std::vector<MethodResult> study_results(const ExperimentSpec& spec,
         std::vector<RunSummaryRow> sums;
         for (const auto* r : sel) {
           sums.push_back(summarize_run(*r));
-          if (r->status.state == RunState::kCompleted && !std::isfinite(sums.back().norm_val_ppl))
+          if (r->status.state == rundir::RunState::kCompleted &&
+              !std::isfinite(sums.back().norm_val_ppl))
             res.normalized = false;
           if (r->column("val_acc")) res.accuracy = true;
         }
@@ -89,9 +90,10 @@ std::vector<MethodResult> study_results(const ExperimentSpec& spec,
           double o = res.accuracy     ? d.final_old_val_acc
                      : res.normalized ? d.norm_old_val_ppl
                                       : d.final_old_val_ppl;
-          if (r->status.state == RunState::kDiverged) ++res.diverged;
-          if (r->status.state != RunState::kCompleted) {
-            if (r->status.state != RunState::kDiverged) ++res.unfinished;
+          if (r->status.state == rundir::RunState::kDiverged) ++res.diverged;
+          if (r->status.state == rundir::RunState::kCollapsed) ++res.collapsed;
+          if (r->status.state != rundir::RunState::kCompleted) {
+            if (!rundir::is_unhealthy(r->status.state)) ++res.unfinished;
             v = o = worst;
           }
           obs_new.push_back({r->spec.lr, r->spec.seed, v});
@@ -179,7 +181,7 @@ void study_tables(std::ostringstream& md, const std::vector<MethodResult>& resul
      << (accuracy     ? "val accuracy"
          : normalized ? "norm. val ppl"
                       : "val ppl")
-     << " | gap to matched | runs (diverged) |\n|---|---|---|---|---|---|---|\n";
+     << " | gap to matched | runs (diverged, collapsed) |\n|---|---|---|---|---|---|---|\n";
   auto matched_mean = [&](const MethodResult& r) {
     for (const auto& q : results)
       if (q.pretrain_optimizer == r.pretrain_optimizer && q.method == r.method &&
@@ -191,15 +193,16 @@ void study_tables(std::ostringstream& md, const std::vector<MethodResult>& resul
   for (const auto& r : results) {
     const bool ok = r.new_task.status == stats::SelectionStatus::kSuccessful;
     const double gap = ok ? r.new_task.summary.mean - matched_mean(r) : kNaN;
+    const std::string excluded =
+        fmt::format("{}, {}{}", r.diverged, r.collapsed,
+                    r.unfinished ? fmt::format(", {} unfinished", r.unfinished) : "");
     md << fmt::format("| {} | {} | {} | {} | {} | {} | {} ({}) |\n", r.pretrain_optimizer,
                       r.method_name, r.rank > 0 ? std::to_string(r.rank) : "—",
-                      ok                     ? fmt::format("{}", r.new_task.lr)
-                      : r.diverged == r.runs ? "all diverged"
-                      : r.unfinished > 0     ? "incomplete"
-                                             : "none selectable",
-                      ok ? pm(r.new_task.summary) : "—", signed4(gap), r.runs,
-                      r.unfinished ? fmt::format("{}, {} unfinished", r.diverged, r.unfinished)
-                                   : std::to_string(r.diverged));
+                      ok                                   ? fmt::format("{}", r.new_task.lr)
+                      : r.diverged + r.collapsed == r.runs ? "all diverged or collapsed"
+                      : r.unfinished > 0                   ? "incomplete"
+                                                           : "none selectable",
+                      ok ? pm(r.new_task.summary) : "—", signed4(gap), r.runs, excluded);
   }
   const auto gaps = mismatch_gaps(results);
   if (!gaps.empty()) {
@@ -236,7 +239,7 @@ std::string markdown_report(const ExperimentSpec& spec, const std::vector<Collec
   std::ostringstream md;
   md << "# Results of experiment `" << spec.name << "`\n\n";
   std::map<std::string, std::size_t> states;
-  for (const auto& r : runs) ++states[to_string(r.status.state)];
+  for (const auto& r : runs) ++states[rundir::to_string(r.status.state)];
   md << "Runs: " << runs.size();
   for (const auto& [k, v] : states) md << ", " << v << " " << k;
   md << ".\n\n";
@@ -253,7 +256,7 @@ std::string markdown_report(const ExperimentSpec& spec, const std::vector<Collec
         if (r.spec.kind != RunKind::kPretrain || r.spec.group != g.name || r.spec.optimizer != o)
           continue;
         ++n;
-        if (r.status.state != RunState::kCompleted) continue;
+        if (r.status.state != rundir::RunState::kCompleted) continue;
         ++done;
         loss.push_back(r.final_value("val_loss"));
         ppl.push_back(r.final_value("val_ppl"));
@@ -317,7 +320,7 @@ std::string markdown_report(const ExperimentSpec& spec, const std::vector<Collec
     for (const auto& r : runs)
       if (r.spec.study == study && r.spec.pretrain_optimizer == m.pretrain_optimizer &&
           r.spec.method_name == m.method_name && r.spec.rank == m.rank &&
-          r.spec.lr == m.new_task.lr && r.status.state == RunState::kCompleted)
+          r.spec.lr == m.new_task.lr && r.status.state == rundir::RunState::kCompleted)
         v.push_back(cosine ? r.cosine_distance : r.l2_distance);
     return v.empty() ? kNaN : stats::summarize(v).mean;
   };

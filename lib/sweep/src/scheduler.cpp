@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -19,6 +20,8 @@
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
+
+#include "muft/rundir/run_dir.h"
 
 namespace fs = std::filesystem;
 
@@ -57,10 +60,11 @@ std::string substitute(const std::string& t, const std::string& dir, const std::
 
 /// Removes what a previous attempt of the trainer left (not the log, not the lock).
 void clear_for_fresh_start(const std::string& dir) {
+  const rundir::RunDir run(dir);
   std::error_code ec;
-  for (const char* f : {"status.json", "metrics.csv", "config.json"})
-    fs::remove(fs::path(dir) / f, ec);
-  fs::remove_all(fs::path(dir) / "checkpoints", ec);
+  for (const std::string& f : {run.status_path(), run.metrics_path(), run.config_path()})
+    fs::remove(f, ec);
+  fs::remove_all(run.checkpoints_dir(), ec);
 }
 
 enum class Dep { kReady, kWait, kBlocked };
@@ -86,30 +90,33 @@ std::vector<std::string> trainer_argv(const std::string& trainer, const TrainerI
 }
 
 StatusCounts count_states(const std::vector<RunSpec>& runs,
-                          std::vector<std::pair<const RunSpec*, RunStatus>>* details) {
+                          std::vector<std::pair<const RunSpec*, rundir::Inspection>>* details) {
   StatusCounts c;
   for (const auto& r : runs) {
-    const RunStatus s = inspect_run(r.dir);
+    const rundir::Inspection s = rundir::inspect_run(r.dir);
     switch (s.state) {
-      case RunState::kPending:
+      case rundir::RunState::kPending:
         ++c.pending;
         break;
-      case RunState::kRunning:
+      case rundir::RunState::kRunning:
         ++c.running;
         break;
-      case RunState::kInterrupted:
+      case rundir::RunState::kInterrupted:
         ++c.interrupted;
         break;
-      case RunState::kCompleted:
+      case rundir::RunState::kCompleted:
         ++c.completed;
         break;
-      case RunState::kDiverged:
+      case rundir::RunState::kDiverged:
         ++c.diverged;
         break;
-      case RunState::kFailed:
+      case rundir::RunState::kCollapsed:
+        ++c.collapsed;
+        break;
+      case rundir::RunState::kFailed:
         ++c.failed;
         break;
-      case RunState::kCorrupt:
+      case rundir::RunState::kCorrupt:
         ++c.corrupt;
         break;
     }
@@ -118,54 +125,61 @@ StatusCounts count_states(const std::vector<RunSpec>& runs,
   return c;
 }
 
-SweepSummary run_sweep(const std::vector<RunSpec>& selected, const std::vector<RunSpec>& all,
+SweepSummary run_sweep(const std::vector<RunSpec>& selected_in, const std::vector<RunSpec>& all_in,
                        const SchedulerOptions& options, const EventLog& log) {
   std::string error;
   if (!options.IsValid(&error)) throw std::invalid_argument(error);
+  // Deques keep references stable while staged studies append runs.
+  std::deque<RunSpec> selected(selected_in.begin(), selected_in.end());
+  std::deque<RunSpec> all(all_in.begin(), all_in.end());
   std::map<std::string, const RunSpec*> by_id;
   for (const auto& r : all) by_id[r.id] = &r;
+  std::set<std::string> known;  // ids of selected runs already considered
+  for (const auto& r : selected) known.insert(r.id);
 
   SweepSummary sum;
   sum.selected = selected.size();
   std::vector<std::size_t> queue;     // indices into selected, in grid order
   std::set<std::string> pending_ids;  // selected runs this invocation will still run
   std::map<std::size_t, bool> fresh;  // index -> start from scratch
-  for (std::size_t i = 0; i < selected.size(); ++i) {
+  auto consider = [&](std::size_t i) {
     const RunSpec& r = selected[i];
-    const RunStatus s = inspect_run(r.dir);
+    const rundir::Inspection s = rundir::inspect_run(r.dir);
     bool run_it = false, scratch = false;
     switch (s.state) {
-      case RunState::kCompleted:
+      case rundir::RunState::kCompleted:
         ++sum.already_done;
         break;
-      case RunState::kDiverged:
+      case rundir::RunState::kDiverged:
+      case rundir::RunState::kCollapsed:
         if (options.retry_diverged) {
           run_it = scratch = true;
         } else {
-          ++sum.diverged;
+          ++(s.state == rundir::RunState::kDiverged ? sum.diverged : sum.collapsed);
         }
         break;
-      case RunState::kFailed:
-      case RunState::kCorrupt:
+      case rundir::RunState::kFailed:
+      case rundir::RunState::kCorrupt:
         if (options.retry_failed) {
           run_it = true;
           scratch = s.last_checkpoint.empty();
         } else {
           ++sum.failed;
-          sum.problems.push_back(fmt::format("{}: {} ({})", r.id, to_string(s.state), s.reason));
-          log(fmt::format("skip {}: {} ({}); --retry-failed retries it", r.id, to_string(s.state),
-                          s.reason));
+          sum.problems.push_back(
+              fmt::format("{}: {} ({})", r.id, rundir::to_string(s.state), s.reason));
+          log(fmt::format("skip {}: {} ({}); --retry-failed retries it", r.id,
+                          rundir::to_string(s.state), s.reason));
         }
         break;
-      case RunState::kRunning:
+      case rundir::RunState::kRunning:
         ++sum.running_elsewhere;
         log(fmt::format("skip {}: running in another process", r.id));
         break;
-      case RunState::kInterrupted:
+      case rundir::RunState::kInterrupted:
         run_it = true;
         scratch = s.last_checkpoint.empty();
         break;
-      case RunState::kPending:
+      case rundir::RunState::kPending:
         run_it = true;
         scratch = true;
         break;
@@ -175,7 +189,24 @@ SweepSummary run_sweep(const std::vector<RunSpec>& selected, const std::vector<R
       pending_ids.insert(r.id);
       fresh[i] = scratch;
     }
-  }
+  };
+  for (std::size_t i = 0; i < selected.size(); ++i) consider(i);
+  // A staged study lists further runs once earlier ones have finished.
+  auto refresh = [&]() {
+    if (!options.refresh) return;
+    const RunLists now = options.refresh();
+    for (const auto& r : now.all) {
+      if (by_id.count(r.id)) continue;
+      all.push_back(r);
+      by_id[r.id] = &all.back();
+    }
+    for (const auto& r : now.selected) {
+      if (!known.insert(r.id).second) continue;
+      selected.push_back(r);
+      ++sum.selected;
+      consider(selected.size() - 1);
+    }
+  };
 
   std::map<pid_t, Child> active;
   const auto poll = std::chrono::duration<double>(options.poll_seconds);
@@ -189,22 +220,23 @@ SweepSummary run_sweep(const std::vector<RunSpec>& selected, const std::vector<R
       return Dep::kBlocked;
     }
     if (pending_ids.count(r.depends_on)) return Dep::kWait;  // ours, not finished yet
-    const RunStatus d = inspect_run(it->second->dir);
+    const rundir::Inspection d = rundir::inspect_run(it->second->dir);
     switch (d.state) {
-      case RunState::kCompleted:
+      case rundir::RunState::kCompleted:
         if (d.last_checkpoint.empty()) {
           *why = "pretraining run '" + r.depends_on + "' completed without a checkpoint";
           return Dep::kBlocked;
         }
         *ckpt = d.last_checkpoint;
         return Dep::kReady;
-      case RunState::kRunning:
+      case rundir::RunState::kRunning:
         return Dep::kWait;
       default:
-        *why = fmt::format("pretraining run '{}' is {}{}", r.depends_on, to_string(d.state),
-                           d.state == RunState::kPending || d.state == RunState::kInterrupted
-                               ? " (run it first, e.g. with --only pretrain)"
-                               : "");
+        *why = fmt::format(
+            "pretraining run '{}' is {}{}", r.depends_on, rundir::to_string(d.state),
+            d.state == rundir::RunState::kPending || d.state == rundir::RunState::kInterrupted
+                ? " (run it first, e.g. with --only pretrain)"
+                : "");
         return Dep::kBlocked;
     }
   };
@@ -226,8 +258,8 @@ SweepSummary run_sweep(const std::vector<RunSpec>& selected, const std::vector<R
     // Re-inspect under the lock: another sweep may have finished it meanwhile.
     bool scratch = fresh[i];
     {
-      const RunStatus now = inspect_run(r.dir);
-      if (now.state == RunState::kCompleted) {
+      const rundir::Inspection now = rundir::inspect_run(r.dir);
+      if (now.state == rundir::RunState::kCompleted) {
         ::close(lock_fd);
         pending_ids.erase(r.id);
         ++sum.already_done;
@@ -239,7 +271,7 @@ SweepSummary run_sweep(const std::vector<RunSpec>& selected, const std::vector<R
     const bool resume = !scratch;
     const auto args = trainer_argv(options.trainer, options.interface, r, ckpt, resume);
     nlohmann::json sj = {{"id", r.id}, {"kind", to_string(r.kind)}, {"argv", args}};
-    write_file_atomic(r.dir + "/sweep.json", sj.dump(2) + "\n", /*durable=*/false);
+    rundir::write_file_atomic(r.dir + "/sweep.json", sj.dump(2) + "\n", /*durable=*/false);
     std::vector<char*> argv;
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -279,9 +311,9 @@ SweepSummary run_sweep(const std::vector<RunSpec>& selected, const std::vector<R
     active.erase(pid);
     const RunSpec& r = selected[c.index];
     pending_ids.erase(r.id);
-    RunStatus s = inspect_run(r.dir);
-    if (s.state != RunState::kCompleted && s.state != RunState::kDiverged &&
-        s.state != RunState::kFailed && s.state != RunState::kCorrupt) {
+    rundir::Inspection s = rundir::inspect_run(r.dir);
+    if (s.state != rundir::RunState::kCompleted && !rundir::is_unhealthy(s.state) &&
+        s.state != rundir::RunState::kFailed && s.state != rundir::RunState::kCorrupt) {
       // The trainer ended without a final status: record why, so it is not lost.
       const std::string why = WIFSIGNALED(wstatus)
                                   ? fmt::format("trainer killed by signal {}", WTERMSIG(wstatus))
@@ -289,22 +321,28 @@ SweepSummary run_sweep(const std::vector<RunSpec>& selected, const std::vector<R
                                         "trainer exited with code {} without a final "
                                         "status (see train.log)",
                                         WEXITSTATUS(wstatus));
-      write_status(r.dir, "failed", why);
-      s = inspect_run(r.dir);
+      rundir::RunDir(r.dir).write_status(
+          {rundir::RunStatus::kFailed, why, 0, {{"written_by", "muft-sweep"}}});
+      s = rundir::inspect_run(r.dir);
     }
     switch (s.state) {
-      case RunState::kCompleted:
+      case rundir::RunState::kCompleted:
         ++sum.completed;
         break;
-      case RunState::kDiverged:
+      case rundir::RunState::kDiverged:
         ++sum.diverged;
+        break;
+      case rundir::RunState::kCollapsed:
+        ++sum.collapsed;
         break;
       default:
         ++sum.failed;
-        sum.problems.push_back(fmt::format("{}: {} ({})", r.id, to_string(s.state), s.reason));
+        sum.problems.push_back(
+            fmt::format("{}: {} ({})", r.id, rundir::to_string(s.state), s.reason));
         break;
     }
-    log(fmt::format("{} {}{}", to_string(s.state), r.id, s.reason.empty() ? "" : ": " + s.reason));
+    log(fmt::format("{} {}{}", rundir::to_string(s.state), r.id,
+                    s.reason.empty() ? "" : ": " + s.reason));
   };
 
   if (options.dry_run) {
@@ -315,12 +353,17 @@ SweepSummary run_sweep(const std::vector<RunSpec>& selected, const std::vector<R
 
   while (!queue.empty() || !active.empty()) {
     // Reap every child that has ended.
+    bool reaped = false;
     for (;;) {
       int wstatus = 0;
       const pid_t pid = ::waitpid(-1, &wstatus, WNOHANG);
       if (pid <= 0) break;
-      if (active.count(pid)) finish(pid, wstatus);
+      if (active.count(pid)) {
+        finish(pid, wstatus);
+        reaped = true;
+      }
     }
+    if (reaped) refresh();
     // Launch what is ready, in grid order (each pretraining run inspected once per round).
     std::map<std::string, std::tuple<Dep, std::string, std::string>> dep_cache;
     for (auto it = queue.begin(); it != queue.end() && active.size() < options.jobs;) {

@@ -1,5 +1,7 @@
 #include "muft/sweep/spec.h"
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -29,6 +31,19 @@ class TableReader {
     if (!n) return def;
     if (n->is_integer()) return static_cast<long>(n->as_integer()->get());
     fail(key, "an integer");
+  }
+  double number(const std::string& key, double def) {
+    const toml::node* n = get(key, false);
+    if (!n) return def;
+    if (n->is_floating_point()) return n->as_floating_point()->get();
+    if (n->is_integer()) return static_cast<double>(n->as_integer()->get());
+    fail(key, "a number");
+  }
+  bool boolean(const std::string& key, bool def) {
+    const toml::node* n = get(key, false);
+    if (!n) return def;
+    if (auto v = n->value<bool>()) return *v;
+    fail(key, "true or false");
   }
   std::vector<std::string> strings(const std::string& key, std::vector<std::string> def,
                                    bool required = false) {
@@ -159,11 +174,25 @@ bool ExperimentSpec::IsValid(std::string* error) const {
     if (has_duplicates(g.optimizers)) return fail(w + "repeated optimizer");
     if (g.seeds.empty() || has_duplicates(g.seeds)) return fail(w + "seeds must be distinct, >= 1");
     if (g.steps < 0 || g.eval_every < 0) return fail(w + "steps and eval_every must be >= 0");
+    auto known = [&](const std::string& opt) {
+      return std::find(g.optimizers.begin(), g.optimizers.end(), opt) != g.optimizers.end();
+    };
     for (const auto& [opt, a] : g.optimizer_args) {
       (void)a;
-      bool known = false;
-      for (const auto& o : g.optimizers) known = known || o == opt;
-      if (!known) return fail(w + "optimizer_args for unknown optimizer '" + opt + "'");
+      if (!known(opt)) return fail(w + "optimizer_args for unknown optimizer '" + opt + "'");
+    }
+    for (const auto& [opt, lrs] : g.optimizer_lrs) {
+      if (!known(opt)) return fail(w + "optimizer_lrs for unknown optimizer '" + opt + "'");
+      if (lrs.empty() || has_duplicates(lrs))
+        return fail(w + "optimizer_lrs." + opt + " must hold distinct rates");
+      for (double lr : lrs)
+        if (!(lr > 0.0)) return fail(w + "optimizer_lrs." + opt + ": rates must be > 0");
+    }
+    if (!g.match_loss_to.empty()) {
+      if (!known(g.match_loss_to))
+        return fail(w + "match_loss_to names no optimizer of the group: '" + g.match_loss_to + "'");
+      if (g.optimizer_lrs.count(g.match_loss_to) && g.optimizer_lrs.at(g.match_loss_to).size() > 1)
+        return fail(w + "the optimizer matched to (" + g.match_loss_to + ") must have one rate");
     }
   }
   for (const auto& s : finetune) {
@@ -188,6 +217,36 @@ bool ExperimentSpec::IsValid(std::string* error) const {
     if (s.seeds.empty() || has_duplicates(s.seeds)) return fail(w + "seeds must be distinct, >= 1");
     if (s.steps < 0 || s.eval_every < 0) return fail(w + "steps and eval_every must be >= 0");
     if (s.methods.empty()) return fail(w + "at least one [[finetune.methods]] is required");
+    if (has_duplicates(s.select_seeds)) return fail(w + "select_seeds must be distinct");
+    for (long seed : s.select_seeds)
+      if (std::find(s.seeds.begin(), s.seeds.end(), seed) != s.seeds.end())
+        return fail(w + "select_seeds and seeds overlap (seed " + std::to_string(seed) +
+                    "): the reported seeds must be fresh");
+    if (s.extend_at_edge < 0 || s.extend_at_edge > 10)
+      return fail(w + "extend_at_edge must be in [0, 10]");
+    if (!(s.extend_factor > 1.0) || !(s.extend_factor < 1e3))
+      return fail(w + "extend_factor must be > 1");
+    if (s.extend_at_edge > 0 && s.select_seeds.empty())
+      return fail(w + "extend_at_edge needs select_seeds");
+    if (!valid_name(s.select_metric))
+      return fail(w + "bad select_metric '" + s.select_metric + "'");
+    if (!s.lr_from.empty()) {
+      const FinetuneStudy* src = nullptr;
+      for (const auto& o : finetune)
+        if (o.name == s.lr_from) src = &o;
+      if (!src || src == &s) return fail(w + "lr_from names no other study: '" + s.lr_from + "'");
+      if (src->select_seeds.empty())
+        return fail(w + "lr_from study '" + s.lr_from + "' selects no rate (no select_seeds)");
+      if (src->from != s.from) return fail(w + "lr_from study starts from another group");
+      if (!s.select_seeds.empty()) return fail(w + "lr_from and select_seeds exclude each other");
+      for (const auto& m : s.methods) {
+        bool found = false;
+        for (const auto& o : src->methods) found = found || o.name == m.name;
+        if (!found)
+          return fail(w + "method '" + m.name + "' is not in the lr_from study '" + s.lr_from +
+                      "'");
+      }
+    }
     std::set<std::string> names;
     for (const auto& m : s.methods) {
       const std::string mw = w + "method '" + m.name + "': ";
@@ -196,7 +255,7 @@ bool ExperimentSpec::IsValid(std::string* error) const {
       if (m.method != "full" && m.method != "lora")
         return fail(mw + "method must be \"full\" or \"lora\", got '" + m.method + "'");
       if (!valid_name(m.optimizer)) return fail(mw + "bad optimizer '" + m.optimizer + "'");
-      if (m.lrs.empty()) return fail(mw + "lrs must not be empty");
+      if (m.lrs.empty() && s.lr_from.empty()) return fail(mw + "lrs must not be empty");
       for (double lr : m.lrs)
         if (!(lr > 0.0) || lr != lr) return fail(mw + "learning rates must be > 0");
       if (has_duplicates(m.lrs)) return fail(mw + "repeated learning rate");
@@ -218,7 +277,46 @@ bool ExperimentSpec::IsValid(std::string* error) const {
   return true;
 }
 
-ExperimentSpec parse_spec(const std::string& toml_text, const std::string& origin) {
+namespace {
+
+/// Resolves the values of path flags ("--config x" or "--config=x") in args against base_dir.
+void resolve_paths(std::vector<std::string>* args, const std::vector<std::string>& path_flags,
+                   const std::string& base_dir, const std::string& where) {
+  namespace fs = std::filesystem;
+  auto fix = [&](std::string* value, const std::string& flag) {
+    if (value->empty() || value->find('{') != std::string::npos) return;  // a template
+    fs::path p(*value);
+    if (p.is_relative()) p = fs::path(base_dir) / p;
+    p = p.lexically_normal();
+    std::error_code ec;
+    if (!fs::exists(p, ec)) {
+      throw std::invalid_argument(where + ": " + flag + " '" + *value + "' does not exist (" +
+                                  p.string() + "; paths in a spec are relative to the spec file)");
+    }
+    *value = p.string();
+  };
+  for (std::size_t i = 0; i < args->size(); ++i) {
+    std::string& a = (*args)[i];
+    for (const auto& flag : path_flags) {
+      if (a == flag && i + 1 < args->size()) {
+        fix(&(*args)[i + 1], flag);
+        ++i;
+        break;
+      }
+      if (a.size() > flag.size() + 1 && a.compare(0, flag.size() + 1, flag + "=") == 0) {
+        std::string v = a.substr(flag.size() + 1);
+        fix(&v, flag);
+        a = flag + "=" + v;
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+ExperimentSpec parse_spec(const std::string& toml_text, const std::string& origin,
+                          const std::string& base_dir) {
   toml::table root;
   try {
     root = toml::parse(toml_text, origin);
@@ -240,6 +338,7 @@ ExperimentSpec parse_spec(const std::string& toml_text, const std::string& origi
     spec.trainer.eval_every_flag = tr.str("eval_every_flag", spec.trainer.eval_every_flag);
     spec.trainer.resume_args = tr.strings("resume_args", spec.trainer.resume_args);
     spec.trainer.from_args = tr.strings("from_args", spec.trainer.from_args);
+    spec.trainer.path_flags = tr.strings("path_flags", spec.trainer.path_flags);
     tr.finish();
   }
   if (const toml::table* t = r.table("report")) {
@@ -269,6 +368,15 @@ ExperimentSpec parse_spec(const std::string& toml_text, const std::string& origi
         }
         o.finish();
       }
+      if (const toml::table* ol = g.table("optimizer_lrs")) {
+        TableReader o(*ol, w + " optimizer_lrs");
+        for (const auto& [k, v] : *ol) {
+          (void)v;
+          p.optimizer_lrs[std::string(k.str())] = o.numbers(std::string(k.str()), true);
+        }
+        o.finish();
+      }
+      p.match_loss_to = g.str("match_loss_to", "");
       g.finish();
       spec.pretrain.push_back(std::move(p));
     }
@@ -288,6 +396,14 @@ ExperimentSpec parse_spec(const std::string& toml_text, const std::string& origi
       st.steps = s.integer("steps", 0);
       st.eval_every = s.integer("eval_every", 0);
       st.args = s.strings("args", {});
+      st.select_seeds = s.integers("select_seeds", {});
+      st.extend_at_edge = s.integer("extend_at_edge", 0);
+      st.extend_factor = s.number("extend_factor", 2.0);
+      st.select_metric = s.str("select_metric", "val_loss");
+      const std::string m = st.select_metric;
+      st.select_maximize =
+          s.boolean("select_maximize", m.size() >= 3 && m.compare(m.size() - 3, 3, "acc") == 0);
+      st.lr_from = s.str("lr_from", "");
       if (const toml::array* ms = s.array("methods")) {
         for (std::size_t j = 0; j < ms->size(); ++j) {
           const toml::table* mt = (*ms)[j].as_table();
@@ -298,7 +414,7 @@ ExperimentSpec parse_spec(const std::string& toml_text, const std::string& origi
           fm.name = m.str("name", "", true);
           fm.method = m.str("method", "", true);
           fm.optimizer = m.str("optimizer", "", true);
-          fm.lrs = m.numbers("lrs", true);
+          fm.lrs = m.numbers("lrs", st.lr_from.empty());
           fm.ranks = m.integers("ranks", {});
           fm.alpha = m.number_or_string("alpha", "2r");
           fm.lora_scale = m.str("lora_scale", "");
@@ -315,6 +431,21 @@ ExperimentSpec parse_spec(const std::string& toml_text, const std::string& origi
   r.finish();
   std::string error;
   if (!spec.IsValid(&error)) throw std::invalid_argument(origin + ": " + error);
+  if (!base_dir.empty()) {
+    const auto& pf = spec.trainer.path_flags;
+    resolve_paths(&spec.trainer.common_args, pf, base_dir, origin + " [trainer] args");
+    for (std::size_t i = 0; i < spec.pretrain.size(); ++i) {
+      auto& g = spec.pretrain[i];
+      const std::string w = origin + " [[pretrain]] " + g.name;
+      resolve_paths(&g.args, pf, base_dir, w + " args");
+      for (auto& [opt, a] : g.optimizer_args) resolve_paths(&a, pf, base_dir, w + " " + opt);
+    }
+    for (auto& st : spec.finetune) {
+      const std::string w = origin + " [[finetune]] " + st.name;
+      resolve_paths(&st.args, pf, base_dir, w + " args");
+      for (auto& m : st.methods) resolve_paths(&m.args, pf, base_dir, w + " " + m.name);
+    }
+  }
   return spec;
 }
 
@@ -323,7 +454,8 @@ ExperimentSpec load_spec(const std::string& path) {
   if (!in) throw std::runtime_error("cannot open experiment spec '" + path + "'");
   std::ostringstream ss;
   ss << in.rdbuf();
-  return parse_spec(ss.str(), path);
+  const std::string dir = std::filesystem::absolute(path).lexically_normal().parent_path().string();
+  return parse_spec(ss.str(), path, dir);
 }
 
 }  // namespace muft::sweep

@@ -1,7 +1,10 @@
 #include "muft/train/config.h"
 
+#include <algorithm>
+#include <cmath>
 #include <set>
 #include <stdexcept>
+#include <thread>
 
 namespace muft::train {
 
@@ -97,7 +100,125 @@ void muon_merge(const json& j, const std::string& where, MuonOptions* o) {
   ov.finish();
 }
 
+json health_json(const HealthOptions& h) {
+  return {{"enabled", h.enabled},
+          {"divergence_margin", h.divergence_margin},
+          {"divergence_window", h.divergence_window},
+          {"collapse_tolerance", h.collapse_tolerance},
+          {"collapse_start_gap", h.collapse_start_gap},
+          {"collapse_spread", h.collapse_spread}};
+}
+void health_merge(const json& j, HealthOptions* h) {
+  Overlay ov(j, "health.");
+  ov.get("enabled", &h->enabled);
+  ov.get("divergence_margin", &h->divergence_margin);
+  ov.get("divergence_window", &h->divergence_window);
+  ov.get("collapse_tolerance", &h->collapse_tolerance);
+  ov.get("collapse_start_gap", &h->collapse_start_gap);
+  ov.get("collapse_spread", &h->collapse_spread);
+  ov.finish();
+}
+
+/// Reads a string key and parses it into an enum (the one place strings become enums).
+template <class E>
+void get_enum(Overlay& ov, const char* key, E* out, E (*parse)(const std::string&),
+              std::string (*name)(E)) {
+  std::string s = name(*out);
+  ov.get(key, &s);
+  try {
+    *out = parse(s);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(ov.where() + key + ": " + e.what());
+  }
+}
+
+template <class E, std::size_t N>
+E parse_named(const std::string& s, const std::pair<E, const char*> (&table)[N], const char* what) {
+  std::string accepted;
+  for (const auto& [e, n] : table) {
+    if (s == n) return e;
+    accepted += (accepted.empty() ? "" : ", ") + std::string(n);
+  }
+  throw std::invalid_argument(std::string("unknown ") + what + " '" + s + "' (expected " +
+                              accepted + ")");
+}
+template <class E, std::size_t N>
+std::string name_of(E v, const std::pair<E, const char*> (&table)[N]) {
+  for (const auto& [e, n] : table)
+    if (e == v) return n;
+  return "?";
+}
+template <class E, std::size_t N>
+std::vector<std::string> names_of(const std::pair<E, const char*> (&table)[N]) {
+  std::vector<std::string> out;
+  for (const auto& kv : table) out.emplace_back(kv.second);
+  return out;
+}
+
+const std::pair<TaskKind, const char*> kTaskNames[] = {{TaskKind::kLanguageModel, "lm"},
+                                                       {TaskKind::kDigits, "digits"}};
+const std::pair<Mode, const char*> kModeNames[] = {{Mode::kPretrain, "pretrain"},
+                                                   {Mode::kFinetune, "finetune"}};
+const std::pair<Method, const char*> kMethodNames[] = {{Method::kFull, "full"},
+                                                       {Method::kLoRA, "lora"}};
+const std::pair<DigitsClassifier, const char*> kClassifierNames[] = {
+    {DigitsClassifier::kHead, "head"}, {DigitsClassifier::kClassMeans, "class_means"}};
+
 }  // namespace
+
+std::string to_string(TaskKind t) {
+  return name_of(t, kTaskNames);
+}
+std::string to_string(Mode m) {
+  return name_of(m, kModeNames);
+}
+std::string to_string(Method m) {
+  return name_of(m, kMethodNames);
+}
+std::string to_string(DigitsClassifier c) {
+  return name_of(c, kClassifierNames);
+}
+TaskKind parse_task_kind(const std::string& s) {
+  return parse_named(s, kTaskNames, "task");
+}
+Mode parse_mode(const std::string& s) {
+  return parse_named(s, kModeNames, "mode");
+}
+Method parse_method(const std::string& s) {
+  return parse_named(s, kMethodNames, "method");
+}
+DigitsClassifier parse_digits_classifier(const std::string& s) {
+  return parse_named(s, kClassifierNames, "digits classifier");
+}
+std::vector<std::string> task_kind_names() {
+  return names_of(kTaskNames);
+}
+std::vector<std::string> method_names() {
+  return names_of(kMethodNames);
+}
+
+int64_t Limits::max_threads() {
+  const unsigned hw = std::thread::hardware_concurrency();
+  return std::max<int64_t>(64, 4 * static_cast<int64_t>(hw));
+}
+
+bool HealthOptions::IsValid(std::string* error) const {
+  auto fail = [&](const std::string& m) {
+    if (error) *error = m;
+    return false;
+  };
+  if (!(divergence_margin > 0) || !std::isfinite(divergence_margin))
+    return fail("health.divergence_margin must be a finite number > 0");
+  if (divergence_window < 1 || divergence_window > Limits::kMaxSteps)
+    return fail("health.divergence_window must be in [1, 1e9]");
+  if (!(collapse_tolerance >= 0) || !std::isfinite(collapse_tolerance))
+    return fail("health.collapse_tolerance must be a finite number >= 0");
+  if (!(collapse_start_gap >= 0) || !std::isfinite(collapse_start_gap))
+    return fail("health.collapse_start_gap must be a finite number >= 0");
+  if (!(collapse_spread >= 0) || !std::isfinite(collapse_spread))
+    return fail("health.collapse_spread must be a finite number >= 0");
+  return true;
+}
 
 bool TrainConfig::IsValid(std::string* error) const {
   auto fail = [&](const std::string& m) {
@@ -105,9 +226,7 @@ bool TrainConfig::IsValid(std::string* error) const {
     return false;
   };
   std::string sub;
-  if (task != "lm" && task != "digits")
-    return fail("task must be lm or digits, got '" + task + "'");
-  if (task == "digits") {
+  if (task == TaskKind::kDigits) {
     if (digits.classes.empty()) return fail("digits.classes is empty");
     for (auto v : digits.classes) {
       if (v < 0 || v > 9) return fail("digits.classes must hold labels 0..9");
@@ -119,32 +238,45 @@ bool TrainConfig::IsValid(std::string* error) const {
     if (digits.val_percent < 1 || digits.val_percent > 90) {
       return fail("digits.val_percent must be in [1, 90]");
     }
-  }
-  if (mode != "pretrain" && mode != "finetune") {
-    return fail("mode must be pretrain or finetune, got '" + mode + "'");
+    if (digits.hidden > 65536) return fail("digits.hidden must be <= 65536");
+    if (!(digits.temperature > 0) || !std::isfinite(digits.temperature))
+      return fail("digits.temperature must be a finite number > 0");
+    if (digits.data.empty()) return fail("digits.data is required");
   }
   if (!model.IsValid(&sub)) return fail("model: " + sub);
   if (!optim.IsValid(&sub)) return fail("optim: " + sub);
   if (!schedule.IsValid(&sub)) return fail("schedule: " + sub);
-  if (method != "full" && method != "lora") {
-    return fail("method must be full or lora, got '" + method + "'");
+  if (method == Method::kLoRA && !lora.IsValid(&sub)) return fail("lora: " + sub);
+  if (method == Method::kLoRA && mode != Mode::kFinetune) {
+    return fail("method lora needs mode finetune");
   }
-  if (method == "lora" && !lora.IsValid(&sub)) return fail("lora: " + sub);
-  if (method == "lora" && mode != "finetune") return fail("method lora needs mode finetune");
-  if (mode == "finetune" && init_from.empty()) {
+  if (mode == Mode::kFinetune && init_from.empty()) {
     return fail("finetune needs init_from (a pretrained checkpoint, --from)");
   }
-  if (steps < 1) return fail("steps must be >= 1");
-  if (batch_size < 1) return fail("batch_size must be >= 1");
-  if (eval_every < 1) return fail("eval_every must be >= 1");
-  if (checkpoint_every < 0) return fail("checkpoint_every must be >= 0");
-  if (!(grad_clip >= 0)) return fail("grad_clip must be >= 0");
+  if (steps < 1 || steps > Limits::kMaxSteps) return fail("steps must be in [1, 1e9]");
+  if (batch_size < 1 || batch_size > Limits::kMaxBatch) {
+    return fail("batch_size must be in [1, " + std::to_string(Limits::kMaxBatch) + "]");
+  }
+  if (eval_every < 1 || eval_every > Limits::kMaxSteps)
+    return fail("eval_every must be in [1, 1e9]");
+  if (checkpoint_every < 0 || checkpoint_every > Limits::kMaxSteps) {
+    return fail("checkpoint_every must be in [0, 1e9]");
+  }
+  if (!(grad_clip >= 0) || !std::isfinite(grad_clip)) return fail("grad_clip must be >= 0");
   if (device != "cpu" && device.rfind("cuda", 0) != 0) {
     return fail("device must be cpu or cuda[:N], got '" + device + "'");
   }
-  if (threads < 0) return fail("threads must be >= 0");
-  if (data.train.empty() || data.val.empty()) return fail("data.train and data.val are required");
-  if (data.eval_windows < 0) return fail("data.eval_windows must be >= 0");
+  if (threads < 0 || threads > Limits::max_threads()) {
+    return fail("threads must be in [0, " + std::to_string(Limits::max_threads()) +
+                "] (0 = LibTorch's default), got " + std::to_string(threads));
+  }
+  if (task == TaskKind::kLanguageModel && (data.train.empty() || data.val.empty())) {
+    return fail("data.train and data.val are required");
+  }
+  if (data.eval_windows < 0 || data.eval_windows > Limits::kMaxEvalWindows) {
+    return fail("data.eval_windows must be in [0, 1e7]");
+  }
+  if (!health.IsValid(&sub)) return fail(sub);
   return true;
 }
 
@@ -178,14 +310,16 @@ nlohmann::json TrainConfig::to_json() const {
              {"classes", digits.classes},
              {"old_classes", digits.old_classes},
              {"hidden", digits.hidden},
-             {"val_percent", digits.val_percent}};
-  return {{"task", task},
+             {"val_percent", digits.val_percent},
+             {"classifier", to_string(digits.classifier)},
+             {"temperature", digits.temperature}};
+  return {{"task", to_string(task)},
           {"digits", gj},
-          {"mode", mode},
+          {"mode", to_string(mode)},
           {"model", model.to_json()},
           {"optim", oj},
           {"schedule", sj},
-          {"method", method},
+          {"method", to_string(method)},
           {"lora", lj},
           {"init_from", init_from},
           {"steps", steps},
@@ -197,17 +331,20 @@ nlohmann::json TrainConfig::to_json() const {
           {"device", device},
           {"bf16_autocast", bf16_autocast},
           {"threads", threads},
-          {"data", dj}};
+          {"data", dj},
+          {"health", health_json(health)}};
 }
 
 void TrainConfig::merge_json(const nlohmann::json& j) {
   Overlay ov(j, "");
-  ov.get("task", &task);
+  get_enum(ov, "task", &task, parse_task_kind, to_string);
   if (const json* g = ov.sub("digits")) {
     Overlay go(*g, "digits.");
     go.get("data", &digits.data);
     go.get("hidden", &digits.hidden);
     go.get("val_percent", &digits.val_percent);
+    get_enum(go, "classifier", &digits.classifier, parse_digits_classifier, to_string);
+    go.get("temperature", &digits.temperature);
     for (const char* key : {"classes", "old_classes"}) {
       if (const json* a = go.sub(key)) {
         if (!a->is_array())
@@ -223,7 +360,7 @@ void TrainConfig::merge_json(const nlohmann::json& j) {
     }
     go.finish();
   }
-  ov.get("mode", &mode);
+  get_enum(ov, "mode", &mode, parse_mode, to_string);
   if (const json* m = ov.sub("model")) {
     json merged = model.to_json();
     if (!m->is_object()) throw std::invalid_argument("model must be a JSON object");
@@ -260,7 +397,7 @@ void TrainConfig::merge_json(const nlohmann::json& j) {
     so.get("final_lr_frac", &schedule.final_lr_frac);
     so.finish();
   }
-  ov.get("method", &method);
+  get_enum(ov, "method", &method, parse_method, to_string);
   if (const json* l = ov.sub("lora")) {
     Overlay lo(*l, "lora.");
     lo.get("rank", &lora.rank);
@@ -298,6 +435,7 @@ void TrainConfig::merge_json(const nlohmann::json& j) {
     dd.get("eval_windows", &data.eval_windows);
     dd.finish();
   }
+  if (const json* h = ov.sub("health")) health_merge(*h, &health);
   ov.finish();
   schedule.total_steps = steps;
 }
@@ -312,7 +450,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
 
 TrainConfig tiny_pretrain_config(OptimizerChoice optimizer) {
   TrainConfig c;
-  c.mode = "pretrain";
+  c.mode = Mode::kPretrain;
   c.model = tiny_config();
   c.optim.optimizer = optimizer;
   c.optim.model_dim = c.model.n_embd;
@@ -324,15 +462,15 @@ TrainConfig tiny_pretrain_config(OptimizerChoice optimizer) {
   c.schedule.final_lr_frac = 0.0;
   c.steps = 1500;
   c.schedule.total_steps = c.steps;
-  c.data.train = "data/corpora/gcide/train.txt";
-  c.data.val = "data/corpora/gcide/val.txt";
+  c.data.train = "gcide/train.txt";
+  c.data.val = "gcide/val.txt";
   c.data.old_val = "";
   return c;
 }
 
 TrainConfig finetune_config(OptimizerChoice optimizer, double lr) {
   TrainConfig c;
-  c.mode = "finetune";
+  c.mode = Mode::kFinetune;
   c.optim.optimizer = optimizer;
   c.optim.set_single_lr(lr);
   c.schedule.kind = ScheduleKind::kCosine;
@@ -341,9 +479,28 @@ TrainConfig finetune_config(OptimizerChoice optimizer, double lr) {
   c.steps = 300;
   c.schedule.total_steps = c.steps;
   c.eval_every = 50;
-  c.data.train = "data/corpora/fortunes/train.txt";
-  c.data.val = "data/corpora/fortunes/val.txt";
-  c.data.old_val = "data/corpora/gcide/val.txt";
+  c.data.train = "fortunes/train.txt";
+  c.data.val = "fortunes/val.txt";
+  c.data.old_val = "gcide/val.txt";
+  return c;
+}
+
+TrainConfig digits_config(Mode mode, OptimizerChoice optimizer, double lr, int64_t steps) {
+  TrainConfig c;
+  c.task = TaskKind::kDigits;
+  c.mode = mode;
+  c.optim.optimizer = optimizer;
+  c.optim.set_single_lr(lr);
+  c.schedule.kind = ScheduleKind::kConstant;
+  c.schedule.warmup_ratio = 0.0;
+  c.steps = steps;
+  c.schedule.total_steps = steps;
+  c.batch_size = 64;
+  c.eval_every = 25;
+  if (mode == Mode::kFinetune) {
+    c.digits.classes = {5, 6, 7, 8, 9};
+    c.digits.old_classes = {0, 1, 2, 3, 4};
+  }
   return c;
 }
 

@@ -1,5 +1,8 @@
 #include "muft/train/data.h"
 
+#include <cstdlib>
+#include <mutex>
+
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -9,11 +12,45 @@ namespace muft::train {
 TextCorpus::TextCorpus(std::string text, std::string name)
     : text_(std::move(text)), name_(std::move(name)) {}
 
+namespace {
+std::mutex& data_dir_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::string& data_dir_override() {
+  static std::string d;
+  return d;
+}
+}  // namespace
+
+std::string data_dir() {
+  {
+    const std::lock_guard<std::mutex> lock(data_dir_mutex());
+    if (!data_dir_override().empty()) return data_dir_override();
+  }
+  if (const char* env = std::getenv("MUFT_DATA_DIR"); env && *env) return env;
+  return MUFT_DEFAULT_DATA_DIR;
+}
+
+void set_data_dir(const std::string& dir) {
+  const std::lock_guard<std::mutex> lock(data_dir_mutex());
+  data_dir_override() = dir;
+}
+
+std::string resolve_data_path(const std::string& path) {
+  if (path.empty() || path.front() == '/') return path;
+  std::string rel = path;
+  const std::string legacy = "data/corpora/";
+  if (rel.compare(0, legacy.size(), legacy) == 0) rel = rel.substr(legacy.size());
+  return data_dir() + "/" + rel;
+}
+
 TextCorpus TextCorpus::from_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    throw std::runtime_error("cannot read corpus '" + path +
-                             "' (run data/fetch_corpora.sh to create the corpora)");
+    throw std::runtime_error("cannot read corpus '" + path + "' (data directory " + data_dir() +
+                             "; set --data-dir or MUFT_DATA_DIR, or run data/fetch_corpora.sh "
+                             "to create the corpora)");
   }
   std::ostringstream ss;
   ss << in.rdbuf();

@@ -101,7 +101,7 @@ Optimizer::Optimizer(std::vector<ParamGroup> groups) : groups_(std::move(groups)
   std::set<const void*> seen_tensors;
   for (const auto& g : groups_) {
     std::string error;
-    const bool ok = g.rule == UpdateRule::kAdamW ? g.adamw.IsValid(&error) : g.muon.IsValid(&error);
+    const bool ok = std::visit([&](const auto& o) { return o.IsValid(&error); }, g.options);
     if (!ok) throw std::invalid_argument("parameter group '" + g.name + "': " + error);
     if (g.names.size() != g.params.size())
       throw std::invalid_argument("parameter group '" + g.name +
@@ -112,7 +112,7 @@ Optimizer::Optimizer(std::vector<ParamGroup> groups) : groups_(std::move(groups)
       if (!p.defined() || !p.is_floating_point() || !p.is_leaf())
         throw std::invalid_argument("parameter '" + name +
                                     "' must be a defined floating-point leaf tensor");
-      if (g.rule == UpdateRule::kMuon && p.dim() < 2)
+      if (g.rule() == UpdateRule::kMuon && p.dim() < 2)
         throw std::invalid_argument("parameter '" + name + "' has dim " + std::to_string(p.dim()) +
                                     "; Muon needs dim >= 2");
       if (!seen_names.insert(name).second)
@@ -135,18 +135,18 @@ void Optimizer::step() {
       const auto& grad = p.grad();
       if (!grad.defined()) continue;
       auto& st = state_[gi][i];
-      if (g.rule == UpdateRule::kAdamW) {
+      if (const auto* adam = std::get_if<AdamWOptions>(&g.options)) {
         if (!st.exp_avg.defined()) {
           st.exp_avg = torch::zeros_like(p, torch::MemoryFormat::Preserve);
           st.exp_avg_sq = torch::zeros_like(p, torch::MemoryFormat::Preserve);
         }
         ++st.step;
-        adamw_update(p, grad, st.exp_avg, st.exp_avg_sq, st.step, lr, g.adamw);
+        adamw_update(p, grad, st.exp_avg, st.exp_avg_sq, st.step, lr, *adam);
       } else {
         if (!st.momentum.defined())
           st.momentum = torch::zeros_like(p, torch::MemoryFormat::Preserve);
         ++st.step;
-        muon_update(p, grad, st.momentum, lr, g.muon);
+        muon_update(p, grad, st.momentum, lr, std::get<MuonOptions>(g.options));
       }
     }
   }
@@ -174,7 +174,7 @@ NamedTensors Optimizer::state_tensors() const {
       const auto& st = state_[gi][i];
       if (st.step == 0) continue;
       const auto& name = g.names[i];
-      if (g.rule == UpdateRule::kAdamW) {
+      if (g.rule() == UpdateRule::kAdamW) {
         out.emplace_back("adamw/exp_avg/" + name, st.exp_avg.detach().clone());
         out.emplace_back("adamw/exp_avg_sq/" + name, st.exp_avg_sq.detach().clone());
         out.emplace_back("adamw/step/" + name, int64_scalar(st.step));
@@ -220,9 +220,9 @@ void Optimizer::load_state_tensors(const NamedTensors& state) {
       throw std::invalid_argument("optimizer state '" + key + "' names no parameter of this model");
     const auto [gi, i] = it->second;
     const auto& g = groups_[gi];
-    if (rule != to_string(g.rule))
+    if (rule != to_string(g.rule()))
       throw std::invalid_argument("optimizer state '" + key + "' is for " + rule + " but '" + name +
-                                  "' is in " + to_string(g.rule) + " group '" + g.name + "'");
+                                  "' is in " + to_string(g.rule()) + " group '" + g.name + "'");
     auto& st = fresh[gi][i];
     const auto& p = g.params[i];
     auto tensor_like_param = [&]() {
@@ -246,7 +246,7 @@ void Optimizer::load_state_tensors(const NamedTensors& state) {
   for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
     for (std::size_t i = 0; i < fresh[gi].size(); ++i) {
       const auto& st = fresh[gi][i];
-      const bool adam = groups_[gi].rule == UpdateRule::kAdamW;
+      const bool adam = groups_[gi].rule() == UpdateRule::kAdamW;
       const bool complete =
           adam ? (st.exp_avg.defined() && st.exp_avg_sq.defined()) : st.momentum.defined();
       const bool any =

@@ -9,23 +9,32 @@
 
 namespace muft::train {
 
+namespace {
+/// The one table of optimizer names: the first name of each choice is its canonical spelling.
+const std::pair<OptimizerChoice, const char*> kOptimizerNames[] = {
+    {OptimizerChoice::kAdamW, "adam"},
+    {OptimizerChoice::kAdamW, "adamw"},
+    {OptimizerChoice::kMuon, "muon"},
+    {OptimizerChoice::kMuonPE, "muon-pe"},
+};
+}  // namespace
+
 OptimizerChoice parse_optimizer_choice(const std::string& s) {
-  if (s == "adam" || s == "adamw") return OptimizerChoice::kAdamW;
-  if (s == "muon") return OptimizerChoice::kMuon;
-  if (s == "muon-pe") return OptimizerChoice::kMuonPE;
+  for (const auto& [c, n] : kOptimizerNames)
+    if (s == n) return c;
   throw std::invalid_argument("unknown optimizer '" + s + "': expected adam, muon or muon-pe");
 }
 
 std::string to_string(OptimizerChoice c) {
-  switch (c) {
-    case OptimizerChoice::kAdamW:
-      return "adam";
-    case OptimizerChoice::kMuon:
-      return "muon";
-    case OptimizerChoice::kMuonPE:
-      return "muon-pe";
-  }
+  for (const auto& [choice, n] : kOptimizerNames)
+    if (choice == c) return n;
   return "?";
+}
+
+std::vector<std::string> optimizer_choice_names() {
+  std::vector<std::string> out;
+  for (const auto& kv : kOptimizerNames) out.emplace_back(kv.second);
+  return out;
 }
 
 void ParamGroupOptions::set_single_lr(double lr) {
@@ -79,16 +88,18 @@ std::vector<ParamGroup> build_param_groups(const torch::nn::Module& model,
   matrix.name = "matrix";
   lora.name = "lora";
   for (auto* g : {&matrix, &lora}) {
-    g->rule = use_muon ? UpdateRule::kMuon : UpdateRule::kAdamW;
-    g->muon = muon;
-    g->adamw = adamw(opts.matrix_lr, opts.adamw_matrix);
+    if (use_muon) {
+      g->options = muon;
+    } else {
+      g->options = adamw(opts.matrix_lr, opts.adamw_matrix);
+    }
   }
   embedding.name = "embedding";
-  embedding.adamw = adamw(opts.embedding_lr * factor, opts.adamw_aux);
+  embedding.options = adamw(opts.embedding_lr * factor, opts.adamw_aux);
   head.name = "head";
-  head.adamw = adamw(opts.unembedding_lr * factor, opts.adamw_aux);
+  head.options = adamw(opts.unembedding_lr * factor, opts.adamw_aux);
   scalar.name = "scalar";
-  scalar.adamw = adamw(opts.scalar_lr, opts.adamw_aux);
+  scalar.options = adamw(opts.scalar_lr, opts.adamw_aux);
 
   for (const auto& item : model.named_parameters(/*recurse=*/true)) {
     const auto& name = item.key();
@@ -106,7 +117,7 @@ std::vector<ParamGroup> build_param_groups(const torch::nn::Module& model,
     } else {
       g = &matrix;
     }
-    if (g->rule == UpdateRule::kMuon && p.dim() < 2) g = &scalar;  // e.g. a 1-D adapter
+    if (g->rule() == UpdateRule::kMuon && p.dim() < 2) g = &scalar;  // e.g. a 1-D adapter
     g->names.push_back(name);
     g->params.push_back(p);
   }

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "muft/rundir/inspect.h"
 #include "muft/sweep/grid.h"
-#include "muft/sweep/run_state.h"
 #include "muft/sweep/spec.h"
 
 namespace muft::sweep {
@@ -17,11 +17,13 @@ namespace muft::sweep {
 /// One run as read back from its directory.
 struct CollectedRun {
   RunSpec spec;
-  RunStatus status;
+  rundir::Inspection status;
   std::vector<std::string> metric_columns;   ///< metrics.csv header, in file order
   std::vector<std::vector<double>> metrics;  ///< one vector per column (all the same length)
   std::string config_json;                   ///< DIR/config.json verbatim ("" if absent)
   std::string problem;                       ///< why metrics/config could not be read ("" if fine)
+  /// metrics.csv rows ignored because the file ended inside them (a writer cut off).
+  std::size_t incomplete_rows = 0;
 
   // Filled by analyze_runs (analyze.h); NaN / empty when not analyzed.
   double l2_distance = std::numeric_limits<double>::quiet_NaN();      ///< ‖θ − θ₀‖
@@ -46,8 +48,9 @@ struct CollectedRun {
   std::size_t rows() const { return metrics.empty() ? 0 : metrics.front().size(); }
 };
 
-/// Reads every run directory. Never throws for a bad run: its problem is recorded instead.
-/// A digits run's DIR/digits.csv adds the columns val_acc and old_val_acc, matched on step.
+/// Reads every run directory through muft::rundir (metrics.csv with the task's columns; a
+/// legacy DIR/digits.csv is merged by rundir). Never throws for a bad run: its problem is
+/// recorded instead.
 std::vector<CollectedRun> load_runs(const std::vector<RunSpec>& runs);
 
 /// Per-run derived numbers used by the tables ("runs" table of results.h5 / *_runs.csv).

@@ -4,6 +4,8 @@
 /// and deterministic sharding for cluster arrays.
 
 #include <cstddef>
+#include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,15 @@
 namespace muft::sweep {
 
 enum class RunKind { kPretrain, kFinetune };
+
+/// The part a run plays in a staged study (spec.h, select_seeds).
+enum class RunRole {
+  kGrid,    ///< every lr × every seed (no selection), and pretraining runs
+  kSelect,  ///< a selection-seed run at one candidate rate
+  kReport,  ///< a reported-seed run at the chosen rate
+};
+/// "grid", "select", "report".
+const char* to_string(RunRole role);
 
 /// One trainer invocation. Its id is a pure function of the spec values that define it, so
 /// reordering or extending a spec never renames an existing run.
@@ -35,12 +46,45 @@ struct RunSpec {
   double alpha = 0.0;       ///< LoRA α (0: not set)
   long seed = 0;
   long steps = 0;
+  RunRole role = RunRole::kGrid;
+  double pretrain_lr = std::numeric_limits<double>::quiet_NaN();  ///< pretraining --lr (grid)
 };
 
-/// All runs: pretraining runs first (group, optimizer, seed order of the spec), then fine-tuning
-/// (study, pretraining run, method, rank, lr, seed). Throws std::invalid_argument when two runs
-/// would share an id (e.g. a repeated lr).
-std::vector<RunSpec> expand_grid(const ExperimentSpec& spec);
+/// What the expansion knows about one run that a later stage depends on.
+struct RunOutcome {
+  bool finished = false;  ///< completed, diverged, collapsed or failed: it will not change
+  bool usable = false;    ///< completed with a finite value of the metric asked for
+  double value = std::numeric_limits<double>::quiet_NaN();
+};
+/// Reads the outcome of a run (its final value of `metric`).
+using OutcomeFn = std::function<RunOutcome(const RunSpec& run, const std::string& metric)>;
+/// The outcome from the run directory (muft::rundir): status and the last metrics.csv row.
+RunOutcome outcome_from_run_dir(const RunSpec& run, const std::string& metric);
+
+/// One learning-rate selection: a (study, pretrained run, method, rank).
+struct LrSelection {
+  std::string study, parent, method_name;
+  long rank = 0;
+  std::vector<double> lrs;     ///< candidates in increasing order (grid plus extensions)
+  std::vector<double> scores;  ///< mean metric over the selection seeds (NaN: unusable)
+  long extensions = 0;         ///< rates added past an edge
+  bool settled = false;        ///< every candidate finished and no extension is due
+  double chosen = std::numeric_limits<double>::quiet_NaN();  ///< NaN: none usable / pending
+};
+
+/// All runs: pretraining runs first (group, optimizer, lr, seed order of the spec), then
+/// fine-tuning (study, pretraining run, method, rank, lr, seed). Staged parts (a pretraining lr
+/// grid matched by loss, selection seeds, lr_from) need the outcomes of earlier runs: without
+/// `outcome` only the first stage is listed; with it, every stage whose inputs have finished.
+/// Rules (docs/experiments.md, "Staged studies"): a rate's score is the mean of its selection
+/// runs (a run that is not usable makes the rate unusable); the best usable rate is chosen; if it
+/// is the largest (smallest) candidate and fewer than extend_at_edge extensions were made, the
+/// rate × (÷) extend_factor is added and selected on first. Throws std::invalid_argument when two
+/// runs would share an id (e.g. a repeated lr).
+std::vector<RunSpec> expand_grid(const ExperimentSpec& spec, const OutcomeFn& outcome = nullptr);
+
+/// Every learning-rate selection of the spec's staged studies, in grid order.
+std::vector<LrSelection> lr_selections(const ExperimentSpec& spec, const OutcomeFn& outcome);
 
 /// Formats a number the way run ids and trainer flags show it (shortest round-trip form).
 std::string format_number(double x);

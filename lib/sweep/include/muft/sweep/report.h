@@ -25,11 +25,12 @@ struct MethodResult {
   bool accuracy = false;    ///< digits study: values are accuracies (higher is better)
   stats::BestLr new_task;   ///< selection on the new-task metric (perplexity or accuracy)
   stats::Summary old_task;  ///< old-task metric over seeds at the selected lr
-  std::size_t runs = 0, diverged = 0, unfinished = 0;
+  std::size_t runs = 0, diverged = 0, collapsed = 0, unfinished = 0;
 };
 
 /// Best-LR results of every (pretraining optimizer, method, rank) of a study. Runs that are not
-/// completed count as non-finite (a learning rate with a diverged seed is never selected).
+/// completed count as non-finite (a learning rate with a diverged or collapsed seed is never
+/// selected); diverged and collapsed runs are counted by name.
 /// The metric is the new-task validation perplexity normalized by the pretrained model's
 /// (minimized), or, when the study's runs carry val_acc (digits), the accuracy (maximized).
 /// only_rank: > 0 keeps that LoRA rank, 0 the first rank of each method, −1 every rank.

@@ -17,8 +17,9 @@ class TextCorpus {
   TextCorpus() = default;
   /// Wraps text; name is used in messages.
   TextCorpus(std::string text, std::string name);
-  /// Reads a whole file. Throws std::runtime_error naming the file when it is
-  /// missing or unreadable, and pointing at data/fetch_corpora.sh.
+  /// Reads a whole file (path as given; see resolve_data_path). Throws std::runtime_error naming
+  /// the file and the data directory when it is missing or unreadable, pointing at
+  /// data/fetch_corpora.sh.
   static TextCorpus from_file(const std::string& path);
 
   const std::string& text() const { return text_; }
@@ -32,6 +33,17 @@ class TextCorpus {
   std::string text_;
   std::string name_;
 };
+
+/// The data directory corpus paths are relative to: set_data_dir() (muft-train --data-dir) if
+/// called, else the environment variable MUFT_DATA_DIR, else the repository's data/corpora
+/// (compiled in), wherever the command is started.
+std::string data_dir();
+/// Overrides the data directory for this process ("" restores the default rule).
+void set_data_dir(const std::string& dir);
+/// Where a corpus path from a config points: absolute paths as given; a relative path under the
+/// data directory, with a leading "data/corpora/" (muft 0.1's repository-relative defaults)
+/// dropped first, so configs written by earlier runs still resolve.
+std::string resolve_data_path(const std::string& path);
 
 /// 64-bit SplitMix hash of (seed, a, b): the counter-based generator behind batch sampling.
 uint64_t mix_hash(uint64_t seed, uint64_t a, uint64_t b);

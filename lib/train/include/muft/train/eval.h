@@ -1,14 +1,10 @@
 #pragma once
 /// \file eval.h
-/// Language-model evaluation (loss, perplexity, bits per byte on held-out text) and the
-/// forgetting curves of `muft-analyze forgetting`: every checkpoint of a run evaluated on
-/// the old task (pretraining text) and the new task (fine-tuning text).
+/// Language-model evaluation: loss, perplexity and bits per byte on held-out text, and the
+/// spread of the predictions over the inputs (the collapse signal of health.h).
 
 #include <cstdint>
-#include <functional>
 #include <limits>
-#include <string>
-#include <vector>
 
 #include <torch/torch.h>
 
@@ -23,7 +19,11 @@ struct EvalResult {
   double loss = std::numeric_limits<double>::quiet_NaN();  ///< mean cross-entropy, nats/token
   double ppl = std::numeric_limits<double>::quiet_NaN();   ///< exp(loss)
   double bpb = std::numeric_limits<double>::quiet_NaN();   ///< loss / ln 2 (byte-level)
-  int64_t tokens = 0;                                      ///< tokens scored (all ranks)
+  /// For each vocabulary entry, the standard deviation over the scored positions of its
+  /// predicted log-probability, averaged over the vocabulary (nats); 0 when the predictions do
+  /// not depend on the context. With several ranks: the mean of the ranks' values.
+  double spread = std::numeric_limits<double>::quiet_NaN();
+  int64_t tokens = 0;  ///< tokens scored (all ranks)
 };
 
 /// Mean next-token loss over the evaluation windows of corpus (eval_offsets with the model's
@@ -35,37 +35,16 @@ EvalResult evaluate_lm(GPT& model, const TextCorpus& corpus, int64_t max_windows
                        int64_t batch_rows, const torch::Device& device,
                        DistributedContext* dist = nullptr, bool bf16 = false);
 
-/// What `muft-analyze forgetting` evaluates.
-struct ForgettingOptions {
-  std::string data = "both";  ///< "old" (pretraining val), "new" (fine-tuning val) or "both"
-  std::string old_val;        ///< override of the run's old-task validation file (empty: config)
-  std::string new_val;        ///< override of the run's new-task validation file (empty: config)
-  int64_t eval_windows = 0;   ///< windows per set; 0 = the run's data.eval_windows
-  int64_t batch_rows = 16;    ///< windows per forward
-  /// Validates data ∈ {old, new, both}, eval_windows ≥ 0, batch_rows ≥ 1.
-  bool IsValid(std::string* error) const;
-};
+/// Enables bfloat16 autocast on CUDA for the lifetime of the guard (no-op when off).
+class AutocastGuard {
+ public:
+  explicit AutocastGuard(bool on);
+  ~AutocastGuard();
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
 
-/// One checkpoint evaluated on one data set. The reference is the model the run started
-/// from (its init_from checkpoint for a fine-tuning run, its first checkpoint otherwise);
-/// delta_* = value − reference value (positive delta_loss on "old" = forgetting).
-struct ForgettingRow {
-  std::string run;         ///< run directory
-  std::string checkpoint;  ///< checkpoint file ("" on a run-level error)
-  int64_t step = -1;       ///< step of the checkpoint (0 for the reference)
-  std::string dataset;     ///< "old" or "new"
-  EvalResult result;
-  double delta_loss = std::numeric_limits<double>::quiet_NaN();
-  double delta_ppl = std::numeric_limits<double>::quiet_NaN();
-  std::string error;  ///< non-empty when this run/checkpoint could not be evaluated
+ private:
+  bool on_;
 };
-
-/// Evaluates every checkpoint of every run (each run must hold config.json with its model
-/// config). Rows are handed to on_row as they are produced (the reference first, then
-/// checkpoints by step); a broken run or checkpoint yields a row with `error` set and the
-/// batch goes on. Returns the number of error rows. Throws std::invalid_argument on invalid
-/// options only.
-int64_t forgetting_curves(const std::vector<std::string>& run_dirs, const ForgettingOptions& opts,
-                          const std::function<void(const ForgettingRow&)>& on_row);
 
 }  // namespace muft::train

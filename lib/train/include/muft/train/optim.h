@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <torch/torch.h>
@@ -24,22 +25,34 @@ namespace muft::train {
 /// Name → tensor list, in a deterministic order.
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 
-/// Which update rule a group uses.
+/// Which update rule a group uses (the alternative held by RuleOptions).
 enum class UpdateRule { kAdamW, kMuon };
 std::string to_string(UpdateRule r);
 
+/// The options of a group's update rule: exactly one rule per group. A new rule is one more
+/// alternative here (its options struct and update function in their own file, e.g. adamw.h).
+using RuleOptions = std::variant<AdamWOptions, MuonOptions>;
+
 /// One parameter group: the parameters (with their model names, used to name
-/// the optimizer state) and the options of its rule. Only the options of
-/// `rule` are used; the other struct is ignored.
+/// the optimizer state) and the options of its rule.
 struct ParamGroup {
-  std::string name;  ///< e.g. "matrix", "embedding", "head", "scalar", "lora"
-  UpdateRule rule = UpdateRule::kAdamW;
+  std::string name;                   ///< e.g. "matrix", "embedding", "head", "scalar", "lora"
+  RuleOptions options;                ///< AdamW by default
   std::vector<std::string> names;     ///< parameter names, same length as params
   std::vector<torch::Tensor> params;  ///< the model's parameter tensors (updated in place)
-  AdamWOptions adamw;                 ///< used when rule == kAdamW
-  MuonOptions muon;                   ///< used when rule == kMuon (params must have dim ≥ 2)
-  /// The group's base learning rate (adamw.lr or muon.lr).
-  double lr() const { return rule == UpdateRule::kAdamW ? adamw.lr : muon.lr; }
+
+  UpdateRule rule() const {
+    return std::holds_alternative<AdamWOptions>(options) ? UpdateRule::kAdamW : UpdateRule::kMuon;
+  }
+  /// The rule's options; throw std::bad_variant_access when the group has the other rule.
+  const AdamWOptions& adamw() const { return std::get<AdamWOptions>(options); }
+  AdamWOptions& adamw() { return std::get<AdamWOptions>(options); }
+  const MuonOptions& muon() const { return std::get<MuonOptions>(options); }
+  MuonOptions& muon() { return std::get<MuonOptions>(options); }
+  /// The group's base learning rate.
+  double lr() const {
+    return std::visit([](const auto& o) { return o.lr; }, options);
+  }
 };
 
 /// Hybrid AdamW/Muon optimizer over parameter groups.

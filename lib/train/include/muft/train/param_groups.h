@@ -25,6 +25,8 @@ enum class OptimizerChoice {
 /// Parses "adam" | "adamw" | "muon" | "muon-pe"; throws std::invalid_argument otherwise.
 OptimizerChoice parse_optimizer_choice(const std::string& s);
 std::string to_string(OptimizerChoice c);
+/// Every accepted spelling ("adam", "adamw", "muon", "muon-pe"), for command-line checks.
+std::vector<std::string> optimizer_choice_names();
 
 /// How to split a model's trainable parameters and which rates to give them.
 /// Defaults are NanoChat's pretraining rates for Muon.
