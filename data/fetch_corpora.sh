@@ -6,6 +6,9 @@
 #   data/corpora/gcide/{train,val}.txt     pretraining corpus (GNU Collaborative
 #                                          International Dictionary of English)
 #   data/corpora/fortunes/{train,val}.txt  fine-tuning corpus (fortune cookies)
+#   data/corpora/devil/{train,val}.txt     fine-tuning corpus (Bierce's Devil's Dictionary)
+#   data/corpora/jargon/{train,val}.txt    fine-tuning corpus (the Jargon File)
+#   data/corpora/debref/{train,val}.txt    fine-tuning corpus (the Debian Reference manual)
 #   data/corpora/digits/digits.csv         8x8 handwritten digits (sklearn copy)
 #   data/corpora/MANIFEST                  sizes + sha256 of every file above
 #
@@ -28,7 +31,9 @@ for arg in "$@"; do
   esac
 done
 
-files=(gcide/train.txt gcide/val.txt fortunes/train.txt fortunes/val.txt digits/digits.csv)
+files=(gcide/train.txt gcide/val.txt fortunes/train.txt fortunes/val.txt
+       devil/train.txt devil/val.txt jargon/train.txt jargon/val.txt
+       debref/train.txt debref/val.txt digits/digits.csv)
 
 verify() {  # verifies outputs against the committed checksums; 0 when they match
   [[ -f "$expected" ]] || return 1
@@ -48,7 +53,7 @@ done
 
 # 1. Download the .deb files (cached) and unpack them without installing.
 mkdir -p "$cache/debs" "$cache/root"
-pkgs=(dict-gcide fortunes fortunes-min python3-sklearn)
+pkgs=(dict-gcide fortunes fortunes-min python3-sklearn dict-devil dict-jargon debian-reference-en)
 for p in "${pkgs[@]}"; do
   if ! compgen -G "$cache/debs/${p}_*.deb" >/dev/null; then
     echo "downloading $p ..."
@@ -61,16 +66,19 @@ done
 gcide_dz="$cache/root/usr/share/dictd/gcide.dict.dz"
 fortune_dir="$cache/root/usr/share/games/fortunes"
 digits_gz="$cache/root/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz"
-for f in "$gcide_dz" "$fortune_dir" "$digits_gz"; do
+devil_dz="$cache/root/usr/share/dictd/devil.dict.dz"
+jargon_dz="$cache/root/usr/share/dictd/jargon.dict.dz"
+debref_gz="$cache/root/usr/share/debian-reference/debian-reference.en.txt.gz"
+for f in "$gcide_dz" "$fortune_dir" "$digits_gz" "$devil_dz" "$jargon_dz" "$debref_gz"; do
   [[ -e "$f" ]] || { echo "fetch_corpora.sh: expected '$f' in the unpacked packages" >&2; exit 1; }
 done
 
 # 2. Clean and split (Python stdlib only; deterministic: no sets, no randomness).
-mkdir -p "$out/gcide" "$out/fortunes" "$out/digits"
-"$py" - "$gcide_dz" "$fortune_dir" "$digits_gz" "$out" <<'PY'
+mkdir -p "$out/gcide" "$out/fortunes" "$out/digits" "$out/devil" "$out/jargon" "$out/debref"
+"$py" - "$gcide_dz" "$fortune_dir" "$digits_gz" "$out" "$devil_dz" "$jargon_dz" "$debref_gz" <<'PY'
 import gzip, hashlib, os, re, sys
 
-gcide_dz, fortune_dir, digits_gz, out = sys.argv[1:5]
+gcide_dz, fortune_dir, digits_gz, out, devil_dz, jargon_dz, debref_gz = sys.argv[1:8]
 
 def is_val(tag, index, val_percent):
     """Deterministic split: a record goes to validation when the first 8 bytes
@@ -135,6 +143,25 @@ for fname in sorted(os.listdir(fortune_dir)):
         if rec.strip() and rec.strip() != "%":
             records.append(rec)
 write_split("fortunes", records, 5, "\n%\n")
+
+# --- further fine-tuning tasks (paper-toy v2): paragraphs, whitespace collapsed -----------
+def paragraphs(text, skip_prefixes=()):
+    """Blank-line separated paragraphs, one per line, whitespace collapsed, >= 20 bytes."""
+    out_records = []
+    for para in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n")):
+        p = re.sub(r"\s+", " ", para).strip()
+        if len(p) < 20 or any(p.startswith(x) for x in skip_prefixes):
+            continue
+        out_records.append(p)
+    return out_records
+
+# dictd files: the 00-database-* header entries are metadata, not text.
+for name, path, pct in (("devil", devil_dz, 10), ("jargon", jargon_dz, 5)):
+    text = gzip.open(path, "rb").read().decode("utf-8", errors="replace")
+    write_split(name, paragraphs(text, ("00-database", "00database")), pct, "\n")
+# The Debian Reference manual (plain-text edition): technical prose, far from a dictionary.
+text = gzip.open(debref_gz, "rb").read().decode("utf-8", errors="replace")
+write_split("debref", paragraphs(text), 5, "\n")
 
 # --- digits -----------------------------------------------------------------
 data = gzip.open(digits_gz, "rb").read()
