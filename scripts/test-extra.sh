@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end check run by scripts/test.sh after the unit tests (issue 5, "CI runs it"):
 # the smoke sweep with the real muft-train, status, collect, report, every figure script on the
-# collected results.h5, and the theory verifier with its figure. Fails on the first failing step
-# and prints the wall time of every step.
+# collected results.h5, and the theory verifier with its figure. The sweep commands run from a
+# directory outside the checkout, as a new user would (paths in the spec resolve against the
+# spec file, corpora through the data directory). Fails on the first failing step and prints the
+# wall time of every step.
 #
 # Usage: scripts/test-extra.sh            (run from anywhere; uses the build in $MUFT_BUILD_DIR or build/)
 # Env:   MUFT_BUILD_DIR  build directory holding bin/ (default: build)
@@ -13,10 +15,10 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 build="${MUFT_BUILD_DIR:-build}"
-bin="$build/bin"
+bin="$(cd "$build/bin" 2>/dev/null && pwd || echo "$build/bin")"
 jobs="${MUFT_E2E_JOBS:-2}"
 py=/usr/bin/python3
-spec=data/experiments/smoke.toml
+spec="$repo/data/experiments/smoke.toml"
 
 for exe in muft-sweep muft-train muft-verify; do
   if [[ ! -x "$bin/$exe" ]]; then
@@ -26,8 +28,8 @@ for exe in muft-sweep muft-train muft-verify; do
 done
 
 if [[ -n "${MUFT_E2E_DIR:-}" ]]; then
-  tmp="$MUFT_E2E_DIR"
-  mkdir -p "$tmp"
+  mkdir -p "$MUFT_E2E_DIR"
+  tmp="$(cd "$MUFT_E2E_DIR" && pwd)"
 else
   tmp="$(mktemp -d "${TMPDIR:-/tmp}/muft-e2e.XXXXXX")"
   trap 'rm -rf "$tmp"' EXIT
@@ -56,17 +58,22 @@ step() {
 
 # The trainer reads the real corpora (git-ignored): fetch them on a fresh clone (~5 s).
 step fetch-corpora bash data/fetch_corpora.sh
-echo "end-to-end: smoke sweep with the real trainer into $runs ($jobs jobs)"
-step sweep-run "$bin/muft-sweep" run "$spec" --out-dir "$runs" --jobs "$jobs" --verbose
-step sweep-status "$bin/muft-sweep" status "$spec" --out-dir "$runs"
+echo "end-to-end: smoke sweep with the real trainer into $runs ($jobs jobs), started from $tmp"
+outside="$tmp/elsewhere"
+mkdir -p "$outside"
+# in_outside CMD...: CMD run from a directory outside the checkout.
+in_outside() { (cd "$outside" && "$@"); }
+step sweep-run in_outside "$bin/muft-sweep" run "$spec" --out-dir "$runs" --jobs "$jobs" --verbose
+step sweep-status in_outside "$bin/muft-sweep" status "$spec" --out-dir "$runs"
 grep -E '^smoke: ([0-9]+) runs: \1 done,' "$tmp/sweep-status.log" >/dev/null || {
   echo "test-extra: expected every smoke run done:"
   cat "$tmp/sweep-status.log"
   exit 1
 }
-step sweep-collect "$bin/muft-sweep" collect "$spec" --out-dir "$runs" --out "$runs/results.h5"
-step sweep-report "$bin/muft-sweep" report "$spec" --out-dir "$runs" --out "$runs/report.md" \
-  --methods-csv "$runs/methods.csv"
+step sweep-collect in_outside "$bin/muft-sweep" collect "$spec" --out-dir "$runs" \
+  --out "$runs/results.h5"
+step sweep-report in_outside "$bin/muft-sweep" report "$spec" --out-dir "$runs" \
+  --out "$runs/report.md" --methods-csv "$runs/methods.csv"
 grep -q 'Table 1 analogue' "$runs/report.md" || {
   echo "test-extra: report has no Table 1"
   exit 1
