@@ -140,9 +140,14 @@ int main(int argc, char** argv) {
       "learning rate, DerSimonian-Laird meta-analysis)"};
   app.require_subcommand(1);
   double confidence = 0.95;
-  app.add_option("--confidence", confidence, "confidence level of intervals")
-      ->check(CLI::Range(0.5, 0.999999))
-      ->capture_default_str();
+  // Accepted before the subcommand and after it (`muft-stats meta --confidence 0.9 ...`, the
+  // spelling docs/experiments.md uses); every spelling sets the same value.
+  auto add_confidence = [&confidence](CLI::App* a) {
+    a->add_option("--confidence", confidence, "confidence level of intervals")
+        ->check(CLI::Range(0.5, 0.999999))
+        ->capture_default_str();
+  };
+  add_confidence(&app);
 
   auto* meta = app.add_subcommand(
       "meta", "random-effects pooling of the per-task gap reduction (FullA-FullB)-(LoRAA-LoRAB)");
@@ -156,6 +161,7 @@ int main(int argc, char** argv) {
   meta->add_option("--lora-b", lb, "method name of LoRA with optimizer B")->required();
   meta->add_option("--json", json,
                    "write estimate, ci_low, ci_high, p_value, tau2, k (and per-task effects)");
+  add_confidence(meta);
   std::vector<std::string> tasks;
   meta->add_option("--tasks", tasks,
                    "pool only these tasks (comma-separated; default: every task with all four)")
@@ -174,6 +180,7 @@ int main(int argc, char** argv) {
                       "learning-rate column: select the lr with the best mean inside each group");
   summary->add_flag("--maximize", maximize, "larger values are better (accuracy)");
   summary->add_option("--csv", out_csv, "write the summary table as CSV");
+  add_confidence(summary);
 
   try {
     app.parse(argc, argv);

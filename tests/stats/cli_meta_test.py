@@ -43,4 +43,36 @@ with tempfile.TemporaryDirectory() as tmp:
     full = lines[1].split(",")
     assert full[0] == "full" and float(full[1]) == 0.01 and abs(float(full[3]) - 2.0) < 1e-12, full
     assert lines[2].split(",")[1] == "nan", lines[2]  # lora: its only lr diverged in one seed
+
+    # Issue 9: `meta --confidence 0.9` (the documented spelling, after the subcommand) is
+    # accepted and changes the interval; before the fix CLI11 rejected it.
+    table = os.path.join(data, "meta_table.csv")
+    four = ["--full-a", "full-adam", "--full-b", "full-muon", "--lora-a", "lora-adam",
+            "--lora-b", "lora-muon"]
+    out90 = os.path.join(tmp, "meta90.json")
+    p = subprocess.run([exe, "meta", "--table", table] + four + ["--confidence", "0.9", "--json",
+                       out90], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    got90 = json.load(open(out90))
+    assert got90["confidence"] == 0.9, got90["confidence"]
+    assert "90% CI" in p.stdout, p.stdout
+    # Issue 9: n = 1e30 is a clear error, not an int64 overflow.
+    huge = os.path.join(tmp, "huge.csv")
+    with open(huge, "w") as f:
+        f.write("task,method,mean,std,n\na,fa,1,0.1,3\na,fb,1,0.1,1e30\na,la,1,0.1,3\n"
+                "a,lb,1,0.1,3\n")
+    p = subprocess.run([exe, "meta", "--table", huge, "--full-a", "fa", "--full-b", "fb",
+                        "--lora-a", "la", "--lora-b", "lb"], capture_output=True, text=True)
+    assert p.returncode == 1 and p.stderr.count("\n") == 1, p.stderr
+    assert "'1e30'" in p.stderr and "9223372036854775808" not in p.stderr, p.stderr
+    # Issue 9: an all-NaN group has no summary: NaN with n = 0, not "0 ± 0".
+    nans = os.path.join(tmp, "nans.csv")
+    with open(nans, "w") as f:
+        f.write("method,lr,ppl\nfull,0.1,nan\nfull,0.3,nan\n")
+    nan_csv = os.path.join(tmp, "nans_summary.csv")
+    p = subprocess.run([exe, "summary", "--table", nans, "--value", "ppl", "--by", "method",
+                        "--best-lr", "lr", "--csv", nan_csv], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "ppl = nan ± nan (n = 0, 95% CI [nan, nan])" in p.stdout, p.stdout
+    assert open(nan_csv).read().splitlines()[1] == "full,nan,0,nan,nan,nan,nan"
 print("ok")

@@ -109,6 +109,31 @@ TEST(MetaTest, WrongSignFails) {
   EXPECT_NE(flipped.estimate, normal.estimate);
 }
 
+// Writes `text` to a fresh file under the test's temporary directory and returns its path.
+std::string write_temp(const std::string& name, const std::string& text) {
+  const std::string path = ::testing::TempDir() + "/muft_stats_" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(MetaTest, HugeSeedCountIsAnErrorNotAnOverflow) {
+  // n = 1e30 used to be cast to long first (undefined; -9223372036854775808 on x86-64) and then
+  // reported as "n must be >= 1, got -9223372036854775808".
+  for (const char* n : {"1e30", "inf", "-1e30"}) {
+    const std::string path =
+        write_temp("huge_n.csv", std::string("task,method,mean,std,n\na,fa,1,0.1,") + n + "\n");
+    try {
+      read_method_table(path);
+      ADD_FAILURE() << "n = " << n << " accepted";
+    } catch (const std::invalid_argument& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find(std::string("n must be a whole number")), std::string::npos) << m;
+      EXPECT_NE(m.find(std::string("'") + n + "'"), std::string::npos) << m;
+      EXPECT_EQ(m.find("9223372036854775808"), std::string::npos) << m;
+    }
+  }
+}
+
 TEST(MetaTest, SingleTaskAndBadInput) {
   const MetaResult r = dersimonian_laird({{"a", 2.0, 0.25}});
   EXPECT_EQ(r.status, MetaStatus::kSingleStudy);

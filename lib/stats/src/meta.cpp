@@ -11,6 +11,8 @@
 namespace muft::stats {
 namespace {
 
+constexpr long kMaxSeeds = 1L << 53;  // the largest count parse_integer can check exactly
+
 void check_cell(const std::string& task, const char* which, const MethodCell& c) {
   const std::string where = "task '" + task + "', " + which + ": ";
   if (c.n < 1) throw std::invalid_argument(where + "n must be >= 1, got " + std::to_string(c.n));
@@ -100,10 +102,7 @@ std::vector<MethodRow> read_method_table(const std::string& path) {
     r.method = f[cm];
     r.cell.mean = parse_double(f[cmean], where + " mean");
     r.cell.std = parse_double(f[cstd], where + " std");
-    const double n = parse_double(f[cn], where + " n");
-    if (!(n >= 1.0) || n != std::floor(n))
-      throw std::invalid_argument(where + ": n must be a positive integer, got '" + f[cn] + "'");
-    r.cell.n = static_cast<long>(n);
+    r.cell.n = parse_integer(f[cn], where + ": n", 1, kMaxSeeds);
     rows.push_back(std::move(r));
   }
   return rows;
