@@ -66,6 +66,21 @@ with tempfile.TemporaryDirectory() as tmp:
     assert [t["df"] for t in gp["tasks"]] == ref_p["df"] == [2, 2, 2]
     assert close(gp["estimate"], ref_p["estimate"]) and close(gp["hksj"]["ci_low"],
                                                               ref_p["hksj"]["ci_low"]), gp
+    # Two tasks with the same gap reduction: q = 0, so the standard HKSJ interval has zero width
+    # and the output must say so and give the modified interval.
+    same = os.path.join(tmp, "same.csv")
+    with open(same, "w") as f:
+        f.write("task,method,mean,std,n\n" + "".join(
+            f"{t},{m},{v},0.1,3\n" for t in ("a", "b")
+            for m, v in (("fa", 2.0), ("fb", 1.0), ("la", 1.5), ("lb", 1.0))))
+    p = subprocess.run([exe, "meta", "--table", same, "--full-a", "fa", "--full-b", "fb",
+                        "--lora-a", "la", "--lora-b", "lb", "--json", os.path.join(tmp, "s.json")],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "note: the tasks agree more closely" in p.stdout and "modified" in p.stdout, p.stdout
+    js = json.load(open(os.path.join(tmp, "s.json")))["hksj"]
+    assert js["scale"] == 0 and js["ci_low"] == js["ci_high"] == 0.5, js
+    assert js["modified"]["ci_low"] < 0.5 < js["modified"]["ci_high"], js
     # --table and --seeds together, or neither, or --seeds without --value: one line, exit 1.
     for bad in (["--table", os.path.join(data, "meta_table.csv"), "--seeds",
                  os.path.join(data, "seed_table.csv"), "--value", "final_val_loss"], [],
