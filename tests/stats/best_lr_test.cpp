@@ -39,6 +39,11 @@ TEST(BestLrTest, AllDiverged) {
   const double inf = std::numeric_limits<double>::infinity();
   const BestLr b = select_best_lr({{0.5, 0, inf}, {0.9, 0, inf}});
   EXPECT_EQ(b.status, SelectionStatus::kNoFiniteCandidate);
+  // No rate was selected, so there is no summary: NaN with n = 0, never a made-up 0 ± 0.
+  EXPECT_EQ(b.summary.n, 0u);
+  for (double x :
+       {b.summary.mean, b.summary.std, b.summary.sem, b.summary.ci_low, b.summary.ci_high})
+    EXPECT_TRUE(std::isnan(x)) << x;
   EXPECT_THROW(select_best_lr({}), std::invalid_argument);
 }
 

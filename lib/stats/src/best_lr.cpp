@@ -1,6 +1,7 @@
 #include "muft/stats/best_lr.h"
 
 #include <cmath>
+#include <limits>
 #include <map>
 #include <stdexcept>
 
@@ -15,6 +16,13 @@ BestLr select_best_lr(const std::vector<LrObservation>& observations, Goal goal,
     by_lr[o.lr].push_back(o.value);
   }
   BestLr best;
+  // Until a rate is selected there is no summary: NaN with n = 0, so that a group in which every
+  // rate diverged is never printed as "0 ± 0".
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  best.summary.mean = best.summary.std = best.summary.sem = nan;
+  best.summary.ci_low = best.summary.ci_high = nan;
+  best.summary.confidence = confidence;
+  best.lr = nan;
   for (const auto& [lr, values] : by_lr) {
     LrCandidate c{lr, summarize(values, confidence)};
     best.candidates.push_back(c);

@@ -119,4 +119,22 @@ double parse_double(const std::string& text, const std::string& what) {
   return v;
 }
 
+long parse_integer(const std::string& text, const std::string& what, long lo, long hi) {
+  constexpr long kExact = 1L << 53;  // every integer up to here is exactly a double
+  if (lo > hi || lo < -kExact || hi > kExact)
+    throw std::logic_error("parse_integer: bounds must satisfy -2^53 <= lo <= hi <= 2^53");
+  const std::string expect = what + " must be a whole number in [" + std::to_string(lo) + ", " +
+                             std::to_string(hi) + "], got '" + text + "'";
+  double x = 0.0;
+  try {
+    x = parse_double(text, what);
+  } catch (const std::invalid_argument&) {
+    throw std::invalid_argument(expect);
+  }
+  // Comparisons with NaN are false, so NaN fails here too; only then is the cast defined.
+  if (!(x >= static_cast<double>(lo) && x <= static_cast<double>(hi)) || x != std::floor(x))
+    throw std::invalid_argument(expect);
+  return static_cast<long>(x);
+}
+
 }  // namespace muft::stats

@@ -1,44 +1,26 @@
 #include "muft/stats/meta.h"
 
+#include <algorithm>
 #include <cmath>
-#include <map>
+#include <limits>
 #include <stdexcept>
-#include <utility>
 
-#include "muft/stats/csv.h"
+#include <boost/math/distributions/students_t.hpp>
+
 #include "muft/stats/summary.h"
 
 namespace muft::stats {
 namespace {
 
-void check_cell(const std::string& task, const char* which, const MethodCell& c) {
-  const std::string where = "task '" + task + "', " + which + ": ";
-  if (c.n < 1) throw std::invalid_argument(where + "n must be >= 1, got " + std::to_string(c.n));
-  if (!std::isfinite(c.mean)) throw std::invalid_argument(where + "mean must be finite");
-  if (!std::isfinite(c.std) || c.std < 0.0)
-    throw std::invalid_argument(where + "std must be finite and >= 0");
-}
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-}  // namespace
-
-Effect gap_reduction(const std::string& task, const MethodCell& full_a, const MethodCell& full_b,
-                     const MethodCell& lora_a, const MethodCell& lora_b) {
-  check_cell(task, "full-a", full_a);
-  check_cell(task, "full-b", full_b);
-  check_cell(task, "lora-a", lora_a);
-  check_cell(task, "lora-b", lora_b);
-  Effect e;
-  e.task = task;
-  e.y = (full_a.mean - full_b.mean) - (lora_a.mean - lora_b.mean);
-  for (const MethodCell* c : {&full_a, &full_b, &lora_a, &lora_b})
-    e.variance += c->std * c->std / static_cast<double>(c->n);
-  return e;
-}
-
-MetaResult dersimonian_laird(const std::vector<Effect>& effects, double confidence) {
-  if (effects.empty()) throw std::invalid_argument("meta-analysis needs at least one task");
+void check_confidence(double confidence) {
   if (!(confidence > 0.0 && confidence < 1.0))
     throw std::invalid_argument("confidence must be in (0, 1)");
+}
+
+void check_effects(const std::vector<Effect>& effects) {
+  if (effects.empty()) throw std::invalid_argument("meta-analysis needs at least one task");
   for (const auto& e : effects) {
     if (!std::isfinite(e.y))
       throw std::invalid_argument("task '" + e.task + "': effect not finite");
@@ -46,6 +28,70 @@ MetaResult dersimonian_laird(const std::vector<Effect>& effects, double confiden
       throw std::invalid_argument("task '" + e.task +
                                   "': variance must be finite and > 0 (are all stds 0?)");
   }
+}
+
+/// Two-sided p-value of a t statistic with `df` degrees of freedom; ±inf gives 0, NaN gives NaN.
+double t_two_sided_p(double t, double df) {
+  if (std::isnan(t)) return kNaN;
+  if (std::isinf(t)) return 0.0;
+  const boost::math::students_t_distribution<double> dist(df);
+  return 2.0 * boost::math::cdf(boost::math::complement(dist, std::fabs(t)));
+}
+
+/// μ / se, with ±inf for se = 0 and μ ≠ 0, and 0 for μ = se = 0 (nothing to test).
+double ratio(double mu, double se) {
+  if (se > 0.0) return mu / se;
+  return mu == 0.0 ? 0.0 : std::copysign(std::numeric_limits<double>::infinity(), mu);
+}
+
+}  // namespace
+
+Interval effect_interval(const Effect& e, double confidence) {
+  check_confidence(confidence);
+  if (std::isnan(e.df) || !(e.df > 0.0)) return {kNaN, kNaN};
+  const double p = 1.0 - (1.0 - confidence) / 2.0;
+  const double q = std::isinf(e.df) ? normal_quantile(p) : t_quantile(p, e.df);
+  const double half = q * std::sqrt(e.variance);
+  return {e.y - half, e.y + half};
+}
+
+HksjInterval hksj_interval(const std::vector<Effect>& effects, double tau2, double confidence) {
+  check_effects(effects);
+  check_confidence(confidence);
+  if (!(std::isfinite(tau2) && tau2 >= 0.0))
+    throw std::invalid_argument("tau2 must be finite and >= 0");
+  HksjInterval h;
+  const std::size_t k = effects.size();
+  if (k < 2) return h;
+  double sw = 0.0, swy = 0.0;
+  for (const auto& e : effects) {
+    const double w = 1.0 / (e.variance + tau2);
+    sw += w;
+    swy += w * e.y;
+  }
+  const double mu = swy / sw;
+  double ss = 0.0;  // Σ w*(y − μ)²
+  for (const auto& e : effects) ss += (e.y - mu) * (e.y - mu) / (e.variance + tau2);
+  h.defined = true;
+  h.df = static_cast<double>(k - 1);
+  const double q = ss / (h.df * sw);
+  h.scale = q * sw;
+  h.se = std::sqrt(q);
+  const double tq = t_quantile(1.0 - (1.0 - confidence) / 2.0, h.df);
+  h.ci_low = mu - tq * h.se;
+  h.ci_high = mu + tq * h.se;
+  h.t = ratio(mu, h.se);
+  h.p_value = t_two_sided_p(h.t, h.df);
+  h.modified_se = std::sqrt(std::max(q, 1.0 / sw));
+  h.modified_ci_low = mu - tq * h.modified_se;
+  h.modified_ci_high = mu + tq * h.modified_se;
+  h.modified_p_value = t_two_sided_p(ratio(mu, h.modified_se), h.df);
+  return h;
+}
+
+MetaResult dersimonian_laird(const std::vector<Effect>& effects, double confidence) {
+  check_effects(effects);
+  check_confidence(confidence);
   MetaResult r;
   r.k = effects.size();
   r.confidence = confidence;
@@ -84,67 +130,8 @@ MetaResult dersimonian_laird(const std::vector<Effect>& effects, double confiden
   r.z = r.estimate / r.se;
   // 2(1 − Φ(|z|)) computed as 2Φ(−|z|) so tiny p-values keep their precision.
   r.p_value = 2.0 * normal_cdf(-std::fabs(r.z));
+  r.hksj = hksj_interval(effects, r.tau2, confidence);
   return r;
-}
-
-std::vector<MethodRow> read_method_table(const std::string& path) {
-  const CsvTable t = read_csv(path);
-  const std::size_t ct = t.column("task"), cm = t.column("method"), cmean = t.column("mean"),
-                    cstd = t.column("std"), cn = t.column("n");
-  std::vector<MethodRow> rows;
-  for (std::size_t i = 0; i < t.rows.size(); ++i) {
-    const auto& f = t.rows[i];
-    const std::string where = path + " row " + std::to_string(i + 1);
-    MethodRow r;
-    r.task = f[ct];
-    r.method = f[cm];
-    r.cell.mean = parse_double(f[cmean], where + " mean");
-    r.cell.std = parse_double(f[cstd], where + " std");
-    const double n = parse_double(f[cn], where + " n");
-    if (!(n >= 1.0) || n != std::floor(n))
-      throw std::invalid_argument(where + ": n must be a positive integer, got '" + f[cn] + "'");
-    r.cell.n = static_cast<long>(n);
-    rows.push_back(std::move(r));
-  }
-  return rows;
-}
-
-std::vector<MethodRow> rows_of_tasks(const std::vector<MethodRow>& rows,
-                                     const std::vector<std::string>& tasks) {
-  if (tasks.empty()) return rows;
-  std::vector<MethodRow> out;
-  for (const auto& t : tasks) {
-    const std::size_t before = out.size();
-    for (const auto& r : rows)
-      if (r.task == t) out.push_back(r);
-    if (out.size() == before) throw std::invalid_argument("no row for task '" + t + "'");
-  }
-  return out;
-}
-
-std::vector<Effect> gap_reductions(const std::vector<MethodRow>& rows, const std::string& full_a,
-                                   const std::string& full_b, const std::string& lora_a,
-                                   const std::string& lora_b, std::vector<std::string>* skipped) {
-  std::vector<std::string> order;
-  std::map<std::string, std::map<std::string, MethodCell>> cells;
-  for (const auto& r : rows) {
-    if (!cells.count(r.task)) order.push_back(r.task);
-    auto& m = cells[r.task];
-    if (m.count(r.method))
-      throw std::invalid_argument("duplicate row for task '" + r.task + "', method '" + r.method +
-                                  "'");
-    m[r.method] = r.cell;
-  }
-  std::vector<Effect> effects;
-  for (const auto& task : order) {
-    const auto& m = cells[task];
-    if (!m.count(full_a) || !m.count(full_b) || !m.count(lora_a) || !m.count(lora_b)) {
-      if (skipped) skipped->push_back(task);
-      continue;
-    }
-    effects.push_back(gap_reduction(task, m.at(full_a), m.at(full_b), m.at(lora_a), m.at(lora_b)));
-  }
-  return effects;
 }
 
 }  // namespace muft::stats

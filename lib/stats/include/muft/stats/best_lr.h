@@ -36,8 +36,8 @@ struct LrCandidate {
 /// Result: the selected rate and its summary over seeds, plus every candidate.
 struct BestLr {
   SelectionStatus status = SelectionStatus::kNoFiniteCandidate;
-  double lr = 0.0;
-  Summary summary;                      ///< at the selected lr
+  double lr = 0.0;                      ///< the selected lr (NaN when none was selected)
+  Summary summary;                      ///< at the selected lr (NaN, n = 0 when none was)
   std::vector<LrCandidate> candidates;  ///< all learning rates, increasing
 };
 

@@ -35,4 +35,11 @@ CsvTable parse_csv(const std::string& text, const std::string& origin);
 /// the message when the text is not a number.
 double parse_double(const std::string& text, const std::string& what);
 
+/// Parses a whole number in [lo, hi], written as an integer or in floating-point notation ("3",
+/// "3.0", "1e1"). The range is checked on the parsed double before converting, so "1e30" or
+/// "inf" is an error instead of an out-of-range (undefined) conversion. Throws
+/// std::invalid_argument naming `what`, the bounds and the text; std::logic_error when a bound
+/// exceeds \f$ 2^{53} \f$ in magnitude (beyond it doubles cannot hold every integer).
+long parse_integer(const std::string& text, const std::string& what, long lo, long hi);
+
 }  // namespace muft::stats
