@@ -313,6 +313,9 @@ TEST_F(GgufTest, LyingTensorInfos) {
       std::string::npos);
   EXPECT_NE(parse_error(one({uint64_t{1} << 63}, 0, "").bytes()).find("overflows"),
             std::string::npos);
+  EXPECT_NE(
+      parse_error(one({0, uint64_t{1} << 40, uint64_t{1} << 40}, 0, "").bytes()).find("overflows"),
+      std::string::npos);  // a zero dimension must not hide the overflow
   // Declares 4 floats, holds 2 (the file ends early).
   EXPECT_NE(parse_error(one({4}, 0, f32({1, 2})).bytes()).find("run past the end"),
             std::string::npos);

@@ -216,6 +216,12 @@ TEST_F(PytorchSourceTest, BadArchives) {
       {{"w", "FloatStorage", "0", 6, 0, {int64_t{1} << 62, 8}, {1, int64_t{1} << 62}}});
   EXPECT_NE(open_error(write("f.pt", make_torch_archive(over, {{"0", data}}))).find("overflow"),
             std::string::npos);
+  // An empty view whose other sizes multiply past 64 bits (its matrix shape would overflow).
+  const std::string empty_over = state_dict_pickle(
+      {{"w", "FloatStorage", "0", 6, 0, {0, int64_t{1} << 40, int64_t{1} << 40}, {1, 1, 1}}});
+  EXPECT_NE(
+      open_error(write("f2.pt", make_torch_archive(empty_over, {{"0", data}}))).find("overflow"),
+      std::string::npos);
   const std::string big =
       state_dict_pickle({{"w", "FloatStorage", "0", int64_t{1} << 61, 0, {2, 3}, {3, 1}}});
   EXPECT_NE(open_error(write("g.pt", make_torch_archive(big, {{"0", data}}))).find("declares"),

@@ -269,14 +269,15 @@ GgufHeader parse_gguf(const unsigned char* data, std::size_t size, const std::st
       r.fail(fmt::format("{}: {} dimensions (at most {})", where, n_dims, kMaxDims));
     }
     std::vector<uint64_t> ne(static_cast<std::size_t>(n_dims));
-    uint64_t numel = 1;
+    uint64_t numel = 1, nonzero = 1;  // nonzero: a 0 dimension must not hide an overflow
     for (auto& d : ne) {
       d = r.u(8, "tensor dimension");
       if (d > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
-          !checked_mul(numel, d, &numel) ||
-          numel > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+          !checked_mul(nonzero, std::max<uint64_t>(d, 1), &nonzero) ||
+          nonzero > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
         r.fail(where + ": element count overflows 64 bits");
       }
+      numel *= d;
     }
     for (auto it = ne.rbegin(); it != ne.rend(); ++it)
       t.info.shape.push_back(static_cast<int64_t>(*it));

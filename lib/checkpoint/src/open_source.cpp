@@ -96,8 +96,8 @@ bool is_pickle_extension(const std::string& path) {
       (legacy ? std::string("legacy torch.save format (PyTorch < 1.6, or "
                             "_use_new_zipfile_serialization=False)")
               : std::string("a bare pickle stream, not a torch.save zip archive")) +
-      " is not read, because reading it safely needs the zip layout; convert it where torch is "
-      "installed and the file is trusted (torch.load runs code named in the file): python3 -c "
+      " is not read by muft; convert it where torch is installed and the file is trusted "
+      "(torch.load runs code named in the file): python3 -c "
       "\"import torch; torch.save(torch.load('IN', map_location='cpu'), 'OUT.pt')\" (torch >= 1.6 "
       "writes the zip format), or save it as safetensors");
 }

@@ -51,6 +51,8 @@ struct View {
 std::string check_view(const std::string& file, View& v, uint64_t storage_numel) {
   const std::string where = "tensor '" + v.info.name + "'";
   if (v.offset < 0) fail(file, fmt::format("{}: negative storage offset {}", where, v.offset));
+  // numel counts the non-zero sizes too, so that an empty view cannot carry
+  // sizes whose product (the matrix shape's column count) overflows.
   uint64_t numel = 1, last = static_cast<uint64_t>(v.offset);
   bool empty = false;
   for (std::size_t d = 0; d < v.sizes.size(); ++d) {
@@ -59,7 +61,7 @@ std::string check_view(const std::string& file, View& v, uint64_t storage_numel)
     }
     empty = empty || v.sizes[d] == 0;
     uint64_t reach = 0;
-    if (!checked_mul(numel, static_cast<uint64_t>(v.sizes[d]), &numel) ||
+    if (!checked_mul(numel, static_cast<uint64_t>(std::max<int64_t>(v.sizes[d], 1)), &numel) ||
         numel > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
         (v.sizes[d] > 0 && (!checked_mul(static_cast<uint64_t>(v.sizes[d] - 1),
                                          static_cast<uint64_t>(v.strides[d]), &reach) ||
@@ -67,15 +69,13 @@ std::string check_view(const std::string& file, View& v, uint64_t storage_numel)
       fail(file, where + ": size and stride overflow 64 bits");
     }
   }
-  int64_t expect = 1;
   v.contiguous = true;
+  if (empty) return "";  // nothing to read; sizes beside a 0 may multiply past 64 bits
+  // Row-major strides (dimensions of size 1 may have any stride): one run of numel.
+  uint64_t expect = 1;
   for (std::size_t d = v.sizes.size(); d-- > 0;) {
-    if (v.sizes[d] != 1 && v.strides[d] != expect) v.contiguous = false;
-    expect *= std::max<int64_t>(v.sizes[d], 1);
-  }
-  if (empty) {
-    v.contiguous = true;
-    return "";
+    if (v.sizes[d] != 1 && static_cast<uint64_t>(v.strides[d]) != expect) v.contiguous = false;
+    expect *= static_cast<uint64_t>(v.sizes[d]);  // ≤ numel, checked above
   }
   if (last >= storage_numel) {
     fail(file, fmt::format("{}: the view (offset {}, sizes and strides) reaches element {} but its "
