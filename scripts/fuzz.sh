@@ -25,3 +25,18 @@ echo "fuzz: running fuzz_safetensors_header for ${secs}s" >&2
 "$build/fuzz/fuzz_safetensors_header" "$build/corpus" \
   -dict=tests/fuzz/safetensors.dict -max_total_time="$secs" -max_len=4096 \
   -artifact_prefix="$build/crashes/" -print_final_stats=1 "$@"
+
+# The PyTorch and GGUF readers: one target each for the restricted unpickler, the
+# zip directory of a torch.save archive and the GGUF header, SECONDS seconds each,
+# seeded by tests/fuzz/make_seeds.py.
+cmake --build "$build" --target fuzz_pickle fuzz_torch_zip fuzz_gguf_header -j2
+/usr/bin/python3 tests/fuzz/make_seeds.py "$build/seeds"
+for pair in pickle:pickle torch_zip:zip gguf_header:gguf; do
+  target="${pair%%:*}" kind="${pair##*:}"
+  mkdir -p "$build/corpus-$kind"
+  cp "$build/seeds/$kind/"* "$build/corpus-$kind/"
+  echo "fuzz: running fuzz_$target for ${secs}s" >&2
+  "$build/fuzz/fuzz_$target" "$build/corpus-$kind" -dict="tests/fuzz/$kind.dict" \
+    -max_total_time="$secs" -max_len=4096 -artifact_prefix="$build/crashes/" \
+    -print_final_stats=1 "$@"
+done

@@ -13,7 +13,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "muft-analyze: per-matrix spectral metrics (stable rank, SVD entropy, norms), distances "
       "between checkpoints and LoRA adapters, and metric series over training steps.\n"
-      "Reads muft HDF5 checkpoints, generic HDF5 and (sharded) safetensors. See docs/analyzer.md."};
+      "Reads muft HDF5 checkpoints, generic HDF5, (sharded) safetensors, PyTorch .pt/.pth/.bin "
+      "(without running their pickles) and GGUF. See docs/analyzer.md."};
   app.require_subcommand(1);
   az::register_spectra(app);
   az::register_diff(app);

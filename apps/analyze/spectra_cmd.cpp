@@ -23,7 +23,8 @@ void register_spectra(CLI::App& app) {
       "checkpoint: norms, stable rank, SVD entropy, effective and numerical rank. LoRA "
       "lora_A/lora_B pairs also give their merged update s*B*A.");
   sub->add_option("inputs", st->inputs,
-                  "Checkpoint files (*.safetensors, *.h5, *.hdf5, *index.json), directories "
+                  "Checkpoint files (*.safetensors, *.h5, *.hdf5, *index.json, *.pt, *.pth, *.bin, "
+                  "*.gguf), directories "
                   "(searched recursively) or globs")
       ->required();
   add_common_flags(sub, st->flags);

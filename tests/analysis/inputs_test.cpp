@@ -68,6 +68,33 @@ TEST_F(InputsTest, RunCheckpoints) {
   EXPECT_EQ(errors.size(), 1u);
 }
 
+TEST_F(InputsTest, PytorchAndGgufFilesWithoutTrainerState) {
+  // A Hugging Face Trainer checkpoint directory, a sharded .bin model, a GGUF file, and a repo
+  // shipping both safetensors and pytorch_model.bin.
+  for (const char* f :
+       {"hf/checkpoint-10/pytorch_model.bin", "hf/checkpoint-10/optimizer.pt",
+        "hf/checkpoint-10/scheduler.pt", "hf/checkpoint-10/rng_state.pth",
+        "hf/checkpoint-10/training_args.bin", "hf/checkpoint-10/scaler.pt",
+        "hf/sharded/pytorch_model.bin.index.json", "hf/sharded/pytorch_model-00001-of-00002.bin",
+        "hf/sharded/pytorch_model-00002-of-00002.bin", "hf/q/model-q8_0.gguf",
+        "hf/both/model.safetensors", "hf/both/pytorch_model.bin", "hf/nano/model_000500.pt",
+        "hf/nano/optim_000500_rank0.pt"}) {
+    fs::create_directories((root_ / f).parent_path());
+    std::ofstream(root_ / f) << "x";
+  }
+  std::vector<std::string> errors;
+  const auto got = expand_inputs({p("hf")}, &errors);
+  EXPECT_TRUE(errors.empty());
+  const std::vector<std::string> want = {
+      p("hf/both/model.safetensors"), p("hf/checkpoint-10/pytorch_model.bin"),
+      p("hf/nano/model_000500.pt"),   p("hf/nano/optim_000500_rank0.pt"),
+      p("hf/q/model-q8_0.gguf"),      p("hf/sharded/pytorch_model.bin.index.json")};
+  EXPECT_EQ(got, want);
+  EXPECT_TRUE(is_checkpoint_name("adapter_model.bin"));
+  EXPECT_FALSE(is_checkpoint_name("training_args.bin"));
+  EXPECT_FALSE(is_checkpoint_name("notes.txt"));
+}
+
 TEST(StepFromNameTest, Patterns) {
   EXPECT_EQ(step_from_name("run/checkpoints/step_000500.h5"), 500);
   EXPECT_EQ(step_from_name("out/checkpoint-1200/model.safetensors"), 1200);

@@ -39,6 +39,23 @@ TEST(LayerGroupsTest, DefaultsOnHuggingFaceNames) {
             "Q.lora_A");
 }
 
+TEST(LayerGroupsTest, DefaultsOnGgufNames) {
+  const LayerGroups g = LayerGroups::defaults();
+  EXPECT_EQ(g.classify("blk.0.attn_q.weight"), "Q");
+  EXPECT_EQ(g.classify("blk.12.attn_k.weight"), "K");
+  EXPECT_EQ(g.classify("blk.0.attn_v.weight"), "V");
+  EXPECT_EQ(g.classify("blk.0.attn_output.weight"), "O");
+  EXPECT_EQ(g.classify("blk.0.ffn_up.weight"), "MLP-up");
+  EXPECT_EQ(g.classify("blk.0.ffn_gate.weight"), "MLP-up");
+  EXPECT_EQ(g.classify("blk.0.ffn_gate_exps.weight"), "MLP-up");
+  EXPECT_EQ(g.classify("blk.0.ffn_down.weight"), "MLP-down");
+  EXPECT_EQ(g.classify("token_embd.weight"), "embedding");
+  EXPECT_EQ(g.classify("output.weight"), "head");
+  EXPECT_EQ(g.classify("blk.0.attn_qkv.weight"), "other");  // fused: no single group
+  EXPECT_EQ(g.classify("blk.0.attn_norm.weight"), "other");
+  EXPECT_EQ(g.classify("output_norm.weight"), "other");
+}
+
 TEST(LayerGroupsTest, CustomRulesFirstMatchWins) {
   LayerGroups g;
   g.add_rule("attn=attn\\.");

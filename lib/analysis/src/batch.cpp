@@ -427,7 +427,7 @@ double job_cost(int64_t rows, int64_t cols) {
 }
 
 bool analyzable(const ck::TensorInfo& info) {
-  return info.matrix_shape().first > 0 && ck::is_floating(info.dtype);
+  return info.matrix_shape().first > 0 && ck::is_floating(info.dtype) && info.skip_reason.empty();
 }
 
 std::string shape_text(const std::pair<int64_t, int64_t>& s) {

@@ -20,7 +20,8 @@ bool ends_with(const std::string& s, const std::string& suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-/// Checkpoints under dir, recursively; an index in a directory replaces its shards.
+/// Checkpoints under dir, recursively. Within one directory an index replaces its shards, and
+/// safetensors weights replace the pytorch_model*.bin copy Hugging Face repos often ship too.
 std::vector<std::string> scan_directory(const std::string& dir, std::vector<std::string>* errors) {
   std::map<std::string, std::vector<std::string>> by_dir;  // parent → checkpoint files
   std::error_code ec;
@@ -37,20 +38,36 @@ std::vector<std::string> scan_directory(const std::string& dir, std::vector<std:
     const bool has_index = std::any_of(files.begin(), files.end(), [](const std::string& f) {
       return ends_with(f, "index.json");
     });
+    const bool has_safetensors = std::any_of(files.begin(), files.end(), [](const std::string& f) {
+      return ends_with(f, ".safetensors") || ends_with(f, ".safetensors.index.json");
+    });
     std::sort(files.begin(), files.end());
     for (const std::string& f : files) {
-      if (has_index && ends_with(f, ".safetensors")) continue;
+      if (has_index && (ends_with(f, ".safetensors") || ends_with(f, ".bin"))) continue;
+      const std::string name = fs::path(f).filename().string();
+      if (has_safetensors && name.rfind("pytorch_model", 0) == 0) continue;
       out.push_back(f);
     }
   }
   return out;
 }
 
+/// Files a training run writes next to its weights that hold no model weights (Hugging Face
+/// Trainer: optimizer and scheduler state, RNG state, the pickled training arguments).
+bool is_training_state_file(const std::string& filename) {
+  return filename == "optimizer.pt" || filename == "scheduler.pt" || filename == "scaler.pt" ||
+         filename == "training_args.bin" || filename.rfind("rng_state", 0) == 0;
+}
+
 }  // namespace
 
 bool is_checkpoint_name(const std::string& filename) {
-  return ends_with(filename, ".safetensors") || ends_with(filename, ".h5") ||
-         ends_with(filename, ".hdf5") || ends_with(filename, "index.json");
+  if (is_training_state_file(filename)) return false;
+  for (const char* ext :
+       {".safetensors", ".h5", ".hdf5", "index.json", ".pt", ".pth", ".bin", ".gguf"}) {
+    if (ends_with(filename, ext)) return true;
+  }
+  return false;
 }
 
 std::vector<std::string> expand_inputs(const std::vector<std::string>& args,

@@ -12,14 +12,19 @@ namespace muft::analysis {
 LayerGroups LayerGroups::defaults() {
   LayerGroups g;
   // Order matters: attention output before the MLP projection (both may be called c_proj).
-  g.add("Q", R"((attn\.c_q|q_proj|attention\.wq|self\.query)\b)");
-  g.add("K", R"((attn\.c_k|k_proj|attention\.wk|self\.key)\b)");
-  g.add("V", R"((attn\.c_v|v_proj|attention\.wv|self\.value)\b)");
-  g.add("O", R"((attn\.c_proj|o_proj|attention\.wo|out_proj|attention\.output\.dense)\b)");
-  g.add("MLP-up", R"((mlp\.c_fc|up_proj|gate_proj|feed_forward\.w[13]|intermediate\.dense|fc1)\b)");
-  g.add("MLP-down", R"((mlp\.c_proj|down_proj|feed_forward\.w2|output\.dense|fc2)\b)");
+  // The last alternative of each group is the GGUF (llama.cpp) name: blk.N.attn_q.weight, ...
+  g.add("Q", R"((attn\.c_q|q_proj|attention\.wq|self\.query|attn_q)\b)");
+  g.add("K", R"((attn\.c_k|k_proj|attention\.wk|self\.key|attn_k)\b)");
+  g.add("V", R"((attn\.c_v|v_proj|attention\.wv|self\.value|attn_v)\b)");
+  g.add("O",
+        R"((attn\.c_proj|o_proj|attention\.wo|out_proj|attention\.output\.dense|attn_output)\b)");
+  g.add(
+      "MLP-up",
+      R"((mlp\.c_fc|up_proj|gate_proj|feed_forward\.w[13]|intermediate\.dense|fc1|ffn_(up|gate)(_exps)?)\b)");
+  g.add("MLP-down",
+        R"((mlp\.c_proj|down_proj|feed_forward\.w2|output\.dense|fc2|ffn_down(_exps)?)\b)");
   g.add("embedding",
-        R"((wte|wpe|tok_embeddings|embed_tokens|word_embeddings|embeddings?|embed)\b)");
+        R"((wte|wpe|tok_embeddings|embed_tokens|word_embeddings|embeddings?|embed|token_embd)\b)");
   g.add("head", R"((lm_head|^output\.weight|head\.weight))");
   return g;
 }

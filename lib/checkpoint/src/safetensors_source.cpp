@@ -1,11 +1,6 @@
-// TensorSource over safetensors files: one memory-mapped file, or a sharded
-// model described by a *.safetensors.index.json.
+// TensorSource over one memory-mapped safetensors file.
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -17,6 +12,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "mapped_file.h"
 #include "muft/checkpoint/safetensors.h"
 #include "sources.h"
 #include "text_util.h"
@@ -31,58 +27,6 @@ void throw_not_floating(const std::string& path, const TensorInfo& info) {
 }
 
 namespace {
-
-// A read-only private mapping of a whole file.
-class MappedFile {
- public:
-  explicit MappedFile(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
-    struct stat st;
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      ::close(fd);
-      throw std::runtime_error(path + ": not a regular file");
-    }
-    size_ = static_cast<std::size_t>(st.st_size);
-    if (size_ > 0) {
-      void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-      if (p == MAP_FAILED) {
-        const int err = errno;
-        ::close(fd);
-        throw std::runtime_error(path + ": cannot memory-map: " + std::strerror(err));
-      }
-      data_ = static_cast<const unsigned char*>(p);
-    }
-    ::close(fd);  // the mapping stays valid
-  }
-  ~MappedFile() {
-    if (data_) ::munmap(const_cast<unsigned char*>(data_), size_);
-  }
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-  // An empty file maps nothing; parse_safetensors rejects it by size before reading.
-  const unsigned char* data() const {
-    static const unsigned char kEmpty[1] = {0};
-    return data_ ? data_ : kEmpty;
-  }
-  std::size_t size() const { return size_; }
-
-  // Drops the pages of [begin, end) from this process's resident set: clean
-  // file pages, so a later read simply faults them in again. Keeps peak memory
-  // near one tensor when a big file is read tensor by tensor.
-  void release(std::size_t begin, std::size_t end) const {
-    const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-    const std::size_t first = (begin + page - 1) / page * page;
-    const std::size_t last = end / page * page;
-    if (data_ && last > first) {
-      ::madvise(const_cast<unsigned char*>(data_) + first, last - first, MADV_DONTNEED);
-    }
-  }
-
- private:
-  const unsigned char* data_ = nullptr;
-  std::size_t size_ = 0;
-};
 
 class SafetensorsSource final : public TensorSource {
   static constexpr std::size_t kChunkBytes = std::size_t{16} << 20;
@@ -104,8 +48,6 @@ class SafetensorsSource final : public TensorSource {
   }
   const std::string& path() const override { return path_; }
   const char* format() const override { return "safetensors"; }
-  const std::map<std::string, std::string>& metadata() const { return header_.metadata; }
-  bool has(const std::string& name) const { return index_.count(name) > 0; }
 
  private:
   template <typename Out>
@@ -137,117 +79,10 @@ class SafetensorsSource final : public TensorSource {
   std::unordered_map<std::string, std::size_t> index_;
 };
 
-class ShardedSource final : public TensorSource {
- public:
-  explicit ShardedSource(const std::string& index_path) : path_(index_path) {
-    namespace fs = std::filesystem;
-    std::ifstream f(index_path, std::ios::binary);
-    if (!f) throw std::runtime_error(index_path + ": cannot open: " + std::strerror(errno));
-    std::string text;
-    char buf[65536];
-    while (f.read(buf, sizeof buf) || f.gcount() > 0) {
-      text.append(buf, static_cast<std::size_t>(f.gcount()));
-      if (text.size() > kSafetensorsMaxHeader) {
-        throw std::runtime_error(index_path + ": index file larger than 100000000 bytes");
-      }
-    }
-    if (json_depth(text.data(), text.size(), 32) > 32) {
-      throw std::runtime_error(index_path + ": index JSON is nested deeper than 32 levels");
-    }
-    if (text.find('\0') != std::string::npos) {
-      throw std::runtime_error(index_path + ": index is not valid JSON: it contains a NUL byte");
-    }
-    nlohmann::json index;
-    try {
-      index = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-      throw std::runtime_error(one_line(index_path + ": index is not valid JSON: " + e.what()));
-    }
-    if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
-      throw std::runtime_error(index_path + ": index has no 'weight_map' object");
-    }
-    const fs::path dir = fs::path(index_path).parent_path();
-    std::map<std::string, std::size_t> shard_of_file;
-    std::unordered_map<std::string, std::string> file_of_tensor;
-    for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) {
-      if (!it->is_string()) {
-        throw std::runtime_error(index_path + ": weight_map value of '" + it.key() +
-                                 "' is not a file name");
-      }
-      const std::string file = it->get<std::string>();
-      const fs::path rel(file);
-      bool bad = file.empty() || rel.is_absolute();
-      for (const auto& part : rel) bad = bad || part == "..";
-      if (bad) {
-        throw std::runtime_error(index_path + ": weight_map names shard '" + file +
-                                 "': expected a file name relative to the index directory");
-      }
-      if (!shard_of_file.count(file)) {
-        shard_of_file[file] = shards_.size();
-        try {
-          shards_.push_back(std::make_unique<SafetensorsSource>((dir / rel).string()));
-        } catch (const std::runtime_error& e) {
-          throw std::runtime_error(index_path + ": bad shard: " + e.what());
-        }
-      }
-      file_of_tensor[it.key()] = file;
-      owner_[it.key()] = shard_of_file[file];
-    }
-    // Every listed tensor is in its shard; every shard tensor is listed, for that shard.
-    for (const auto& [name, shard] : owner_) {
-      if (!shards_[shard]->has(name)) {
-        throw std::runtime_error(
-            fmt::format("{}: tensor '{}' is listed in weight_map but missing "
-                        "from shard {}",
-                        index_path, name, file_of_tensor[name]));
-      }
-    }
-    for (const auto& [file, shard] : shard_of_file) {
-      for (const auto& info : shards_[shard]->tensors()) {
-        const auto it = owner_.find(info.name);
-        if (it == owner_.end() || it->second != shard) {
-          throw std::runtime_error(
-              fmt::format("{}: tensor '{}' of shard {} is not mapped to that "
-                          "shard in weight_map",
-                          index_path, info.name, file));
-        }
-        infos_.push_back(info);
-      }
-    }
-    std::sort(infos_.begin(), infos_.end(),
-              [](const TensorInfo& a, const TensorInfo& b) { return a.name < b.name; });
-  }
-  const std::vector<TensorInfo>& tensors() const override { return infos_; }
-  void read(const std::string& name, std::vector<double>& out) const override {
-    shard(name).read(name, out);
-  }
-  void read(const std::string& name, std::vector<float>& out) const override {
-    shard(name).read(name, out);
-  }
-  const std::string& path() const override { return path_; }
-  const char* format() const override { return "safetensors-sharded"; }
-
- private:
-  const SafetensorsSource& shard(const std::string& name) const {
-    const auto it = owner_.find(name);
-    if (it == owner_.end()) throw std::out_of_range(path_ + ": no tensor named '" + name + "'");
-    return *shards_[it->second];
-  }
-
-  std::string path_;
-  std::vector<std::unique_ptr<SafetensorsSource>> shards_;
-  std::unordered_map<std::string, std::size_t> owner_;
-  std::vector<TensorInfo> infos_;
-};
-
 }  // namespace
 
 std::unique_ptr<TensorSource> open_safetensors_file(const std::string& path) {
   return std::make_unique<SafetensorsSource>(path);
-}
-
-std::unique_ptr<TensorSource> open_safetensors_index(const std::string& index_path) {
-  return std::make_unique<ShardedSource>(index_path);
 }
 
 }  // namespace muft::checkpoint::detail

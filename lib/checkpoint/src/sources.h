@@ -13,8 +13,14 @@ namespace muft::checkpoint::detail {
 
 /// One safetensors file, memory-mapped read-only ("safetensors").
 std::unique_ptr<TensorSource> open_safetensors_file(const std::string& path);
-/// A sharded model from its *.safetensors.index.json ("safetensors-sharded").
-std::unique_ptr<TensorSource> open_safetensors_index(const std::string& index_path);
+/// A sharded model from its *.index.json: "safetensors-sharded" or
+/// "pytorch-sharded" after the format of its shards.
+std::unique_ptr<TensorSource> open_sharded_index(const std::string& index_path);
+/// A torch.save zip archive (.pt, .pth, .bin), read by the restricted
+/// unpickler without running code ("pytorch").
+std::unique_ptr<TensorSource> open_pytorch_file(const std::string& path);
+/// A GGUF v2/v3 file ("gguf").
+std::unique_ptr<TensorSource> open_gguf_file(const std::string& path);
 /// An HDF5 file: "muft-hdf5" when the root has `muft_format`, else "hdf5".
 std::unique_ptr<TensorSource> open_hdf5_source(const std::string& path);
 

@@ -9,12 +9,15 @@
 
 namespace muft::analysis {
 
-/// Whether a file name looks like a checkpoint: *.safetensors, *.h5, *.hdf5 or *index.json.
+/// Whether a file name looks like a checkpoint: *.safetensors, *.h5, *.hdf5, *index.json,
+/// *.pt, *.pth, *.bin or *.gguf, except the training-state files of Hugging Face's Trainer
+/// (optimizer.pt, scheduler.pt, scaler.pt, rng_state*.pth, training_args.bin).
 bool is_checkpoint_name(const std::string& filename);
 
 /// Expands arguments into checkpoint paths, in a stable order (argument order; sorted within a
 /// directory or glob). A directory is searched recursively for checkpoint files; where a
-/// directory holds a *index.json, that index stands for the *.safetensors shards beside it.
+/// directory holds a *index.json, that index stands for the *.safetensors / *.bin shards beside
+/// it, and where it holds safetensors weights, its pytorch_model*.bin files are left out.
 /// An argument that matches nothing is reported in *errors ("PATH: no such file ...") and the
 /// rest go on. Duplicates are removed.
 std::vector<std::string> expand_inputs(const std::vector<std::string>& args,

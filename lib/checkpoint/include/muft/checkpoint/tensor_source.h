@@ -1,8 +1,9 @@
 #pragma once
 /// \file tensor_source.h
 /// The tensor-source seam: the analyzer asks a source for tensors by name and
-/// never learns which file format they came from. muft HDF5, generic HDF5 and
-/// safetensors (single or sharded) are three implementations.
+/// never learns which file format they came from. muft HDF5, generic HDF5,
+/// safetensors (single or sharded), PyTorch zip archives and GGUF are the
+/// implementations.
 
 #include <cstdint>
 #include <memory>
@@ -51,14 +52,18 @@ class TensorSource {
   virtual void read(const std::string& name, std::vector<float>& out) const = 0;
   /// The path the source was opened from.
   virtual const std::string& path() const = 0;
-  /// "muft-hdf5", "hdf5", "safetensors" or "safetensors-sharded".
+  /// "muft-hdf5", "hdf5", "safetensors", "safetensors-sharded", "pytorch",
+  /// "pytorch-sharded" or "gguf".
   virtual const char* format() const = 0;
 };
 
-/// Opens any supported checkpoint: *.safetensors, a model.safetensors.index.json
-/// (or a directory holding one), or an HDF5 file (muft checkpoints are detected
-/// by their root attribute `muft_format`). Throws std::runtime_error with a
-/// one-line reason on unreadable or invalid input.
+/// Opens any supported checkpoint: *.safetensors, a *.index.json of sharded
+/// safetensors or PyTorch files (or a directory holding one, or one model
+/// file), a torch.save zip archive (.pt/.pth/.bin, detected by the zip
+/// signature; read without running code), a GGUF file (by its magic) or an
+/// HDF5 file (muft checkpoints are detected by their root attribute
+/// `muft_format`). Throws std::runtime_error with a one-line reason on
+/// unreadable or invalid input.
 std::unique_ptr<TensorSource> open_source(const std::string& path);
 
 }  // namespace muft::checkpoint
