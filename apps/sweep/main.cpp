@@ -12,6 +12,9 @@
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
+#include "muft/app/cli.h"
+#include "muft/app/flags.h"
+#include "muft/app/outputs.h"
 #include "muft/sweep/analyze.h"
 #include "muft/sweep/collect.h"
 #include "muft/sweep/grid.h"
@@ -81,7 +84,9 @@ int main(int argc, char** argv) {
   muft::sweep::SchedulerOptions opt;
   std::string trainer;
   bool verbose = false;
-  run->add_option("--jobs,-j", opt.jobs, "concurrent trainer processes")->capture_default_str();
+  run->add_option("--jobs,-j", opt.jobs, "concurrent trainer processes")
+      ->check(muft::app::count_check(1, muft::app::kMaxThreads))
+      ->capture_default_str();
   run->add_option("--trainer", trainer, "muft-train executable (default: next to muft-sweep)");
   run->add_flag("--retry-diverged", opt.retry_diverged, "restart diverged runs from scratch");
   run->add_flag("--retry-failed", opt.retry_failed, "retry failed or corrupt runs");
@@ -105,7 +110,10 @@ int main(int argc, char** argv) {
   int analysis_jobs = 1;
   collect->add_flag("--no-analysis", no_analysis,
                     "skip the checkpoint analysis (distances to the pretrained model, spectra)");
-  collect->add_option("--analysis-jobs", analysis_jobs, "threads for the checkpoint analysis")
+  collect
+      ->add_option("--analysis-jobs", analysis_jobs,
+                   "threads for the checkpoint analysis (0 = all cores)")
+      ->check(muft::app::count_check(0, muft::app::kMaxThreads))
       ->capture_default_str();
 
   auto* report = app.add_subcommand("report", "Markdown tables (Table 1, Table 5 analogue, ...)");
@@ -120,13 +128,11 @@ int main(int argc, char** argv) {
   report->add_flag("--no-analysis", report_no_analysis,
                    "skip the distances to the pretrained model (Table 17 analogue)");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-
-  try {
+  return muft::app::run_app("muft-sweep", app, argc, argv, [&]() -> int {
+    if (*collect) muft::app::check_outputs({{"--out", out_h5}}, {{"SPEC", spec_path}});
+    if (*report)
+      muft::app::check_outputs({{"--out", out_md}, {"--methods-csv", methods_csv_path}},
+                               {{"SPEC", spec_path}});
     const auto spec = load(spec_path, out_dir);
     const auto all = muft::sweep::expand_grid(spec);
     if (*run) {
@@ -148,7 +154,7 @@ int main(int argc, char** argv) {
           spec.name, s.selected, s.already_done, s.completed, s.diverged, s.failed, s.blocked,
           s.running_elsewhere, s.launched, s.resumed);
       for (const auto& p : s.problems) fmt::print("  problem: {}\n", p);
-      return s.exit_code();
+      return s.exit_code() == 0 ? muft::app::kSuccess : muft::app::kSomeFailed;
     }
     if (*status) {
       const auto sel = select(all, only, shard_text);
@@ -166,7 +172,7 @@ int main(int argc, char** argv) {
       for (const auto& [r, s] : details)
         if (!list && s.state == muft::sweep::RunState::kCorrupt)
           fmt::print("  corrupt: {} ({})\n", r->id, s.reason);
-      return 0;
+      return muft::app::kSuccess;
     }
     if (*collect) {
       auto runs = muft::sweep::load_runs(all);
@@ -198,7 +204,7 @@ int main(int argc, char** argv) {
                  runs.size(), with_metrics, problems);
       for (const auto& w : written) fmt::print(" {}", w);
       fmt::print("\n");
-      return 0;
+      return muft::app::kSuccess;
     }
     if (*report) {
       auto runs = muft::sweep::load_runs(all);
@@ -218,11 +224,8 @@ int main(int argc, char** argv) {
         muft::sweep::write_file_atomic(out_md, md);
         fmt::print("wrote {}\n", out_md);
       }
-      return 0;
+      return muft::app::kSuccess;
     }
-  } catch (const std::exception& e) {
-    std::cerr << "muft-sweep: error: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    return muft::app::kSuccess;
+  });
 }
