@@ -73,6 +73,9 @@ TEST(SpecTest, RejectsBadSpecsWithUsefulMessages) {
                   "[[finetune]]\nname = \"f\"\nfrom = \"lm\"\n[[finetune.methods]]\nname = "
                   "\"m\"\nmethod = \"lora\"\noptimizer = \"adam\"\nlrs = [0.1]\nalpha = \"x\"\n",
               "alpha must be");
+  ExpectError(base + "seeds = [0, -1]\n", "seeds must be >= 0, got -1");
+  ExpectError(base + "[[finetune]]\nname = \"f\"\nfrom = \"lm\"\nseeds = [-3]\n",
+              "finetune 'f': seeds must be >= 0, got -3");
   ExpectError("name = \"a b\"\n[[pretrain]]\nname = \"lm\"\noptimizers = [\"adam\"]\n",
               "name must match");
   EXPECT_THROW(load_spec("/nonexistent/spec.toml"), std::runtime_error);

@@ -133,6 +133,13 @@ bool valid_name(const std::string& s) {
   return true;
 }
 
+/// The trainer's --seed is unsigned (docs/cli.md): a negative seed would reach it as "--seed -1".
+std::string negative_seed(const std::vector<long>& seeds, const std::string& key) {
+  for (long v : seeds)
+    if (v < 0) return key + " must be >= 0, got " + std::to_string(v);
+  return "";
+}
+
 template <class T>
 bool has_duplicates(const std::vector<T>& v) {
   return std::set<T>(v.begin(), v.end()).size() != v.size();
@@ -158,6 +165,7 @@ bool ExperimentSpec::IsValid(std::string* error) const {
       if (!valid_name(o)) return fail(w + "bad optimizer name '" + o + "'");
     if (has_duplicates(g.optimizers)) return fail(w + "repeated optimizer");
     if (g.seeds.empty() || has_duplicates(g.seeds)) return fail(w + "seeds must be distinct, >= 1");
+    if (const std::string e = negative_seed(g.seeds, "seeds"); !e.empty()) return fail(w + e);
     if (g.steps < 0 || g.eval_every < 0) return fail(w + "steps and eval_every must be >= 0");
     for (const auto& [opt, a] : g.optimizer_args) {
       (void)a;
@@ -186,6 +194,7 @@ bool ExperimentSpec::IsValid(std::string* error) const {
       if (!ok) return fail(w + "from_seeds: " + std::to_string(seed) + " not in '" + s.from + "'");
     }
     if (s.seeds.empty() || has_duplicates(s.seeds)) return fail(w + "seeds must be distinct, >= 1");
+    if (const std::string e = negative_seed(s.seeds, "seeds"); !e.empty()) return fail(w + e);
     if (s.steps < 0 || s.eval_every < 0) return fail(w + "steps and eval_every must be >= 0");
     if (s.methods.empty()) return fail(w + "at least one [[finetune.methods]] is required");
     std::set<std::string> names;
