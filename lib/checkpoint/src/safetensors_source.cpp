@@ -12,14 +12,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
-#include <set>
 #include <stdexcept>
 #include <unordered_map>
 
 #include "muft/checkpoint/safetensors.h"
 #include "sources.h"
-#include "text_util.h"
 
 namespace muft::checkpoint::detail {
 
@@ -151,55 +148,26 @@ class ShardedSource final : public TensorSource {
         throw std::runtime_error(index_path + ": index file larger than 100000000 bytes");
       }
     }
-    if (json_depth(text.data(), text.size(), 32) > 32) {
-      throw std::runtime_error(index_path + ": index JSON is nested deeper than 32 levels");
-    }
-    if (text.find('\0') != std::string::npos) {
-      throw std::runtime_error(index_path + ": index is not valid JSON: it contains a NUL byte");
-    }
-    nlohmann::json index;
-    try {
-      index = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-      throw std::runtime_error(one_line(index_path + ": index is not valid JSON: " + e.what()));
-    }
-    if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
-      throw std::runtime_error(index_path + ": index has no 'weight_map' object");
-    }
+    const SafetensorsIndex index = parse_safetensors_index(text, index_path);
     const fs::path dir = fs::path(index_path).parent_path();
     std::map<std::string, std::size_t> shard_of_file;
-    std::unordered_map<std::string, std::string> file_of_tensor;
-    for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) {
-      if (!it->is_string()) {
-        throw std::runtime_error(index_path + ": weight_map value of '" + it.key() +
-                                 "' is not a file name");
+    for (const std::string& file : index.shards) {
+      shard_of_file[file] = shards_.size();
+      try {
+        shards_.push_back(std::make_unique<SafetensorsSource>((dir / file).string()));
+      } catch (const std::runtime_error& e) {
+        throw std::runtime_error(index_path + ": bad shard: " + e.what());
       }
-      const std::string file = it->get<std::string>();
-      const fs::path rel(file);
-      bool bad = file.empty() || rel.is_absolute();
-      for (const auto& part : rel) bad = bad || part == "..";
-      if (bad) {
-        throw std::runtime_error(index_path + ": weight_map names shard '" + file +
-                                 "': expected a file name relative to the index directory");
-      }
-      if (!shard_of_file.count(file)) {
-        shard_of_file[file] = shards_.size();
-        try {
-          shards_.push_back(std::make_unique<SafetensorsSource>((dir / rel).string()));
-        } catch (const std::runtime_error& e) {
-          throw std::runtime_error(index_path + ": bad shard: " + e.what());
-        }
-      }
-      file_of_tensor[it.key()] = file;
-      owner_[it.key()] = shard_of_file[file];
     }
+    const auto& file_of_tensor = index.weight_map;
+    for (const auto& [name, file] : file_of_tensor) owner_[name] = shard_of_file.at(file);
     // Every listed tensor is in its shard; every shard tensor is listed, for that shard.
     for (const auto& [name, shard] : owner_) {
       if (!shards_[shard]->has(name)) {
         throw std::runtime_error(
             fmt::format("{}: tensor '{}' is listed in weight_map but missing "
                         "from shard {}",
-                        index_path, name, file_of_tensor[name]));
+                        index_path, name, file_of_tensor.at(name)));
       }
     }
     for (const auto& [file, shard] : shard_of_file) {
