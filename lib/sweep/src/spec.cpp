@@ -10,6 +10,8 @@
 #endif
 #include <toml++/toml.h>
 
+#include "toml_shield.h"
+
 namespace muft::sweep {
 namespace {
 
@@ -21,7 +23,7 @@ class TableReader {
   std::string str(const std::string& key, const std::string& def, bool required = false) {
     const toml::node* n = get(key, required);
     if (!n) return def;
-    if (auto v = n->value<std::string>()) return *v;
+    if (auto v = n->value<std::string>()) return detail::unshield(*v);
     fail(key, "a string");
   }
   long integer(const std::string& key, long def) {
@@ -40,7 +42,7 @@ class TableReader {
     for (const auto& e : *a) {
       auto v = e.value<std::string>();
       if (!v) fail(key, "an array of strings");
-      out.push_back(*v);
+      out.push_back(detail::unshield(*v));
     }
     return out;
   }
@@ -76,7 +78,7 @@ class TableReader {
   std::string number_or_string(const std::string& key, const std::string& def) {
     const toml::node* n = get(key, false);
     if (!n) return def;
-    if (auto v = n->value<std::string>()) return *v;
+    if (auto v = n->value<std::string>()) return detail::unshield(*v);
     if (n->is_integer()) return std::to_string(n->as_integer()->get());
     if (n->is_floating_point()) {
       std::ostringstream ss;
@@ -103,7 +105,8 @@ class TableReader {
     for (const auto& [k, v] : t_) {
       (void)v;
       if (!seen_.count(std::string(k.str())))
-        throw std::invalid_argument(where_ + ": unknown key '" + std::string(k.str()) + "'");
+        throw std::invalid_argument(where_ + ": unknown key '" +
+                                    detail::unshield(std::string(k.str())) + "'");
     }
   }
   const std::string& where() const { return where_; }
@@ -230,11 +233,12 @@ bool ExperimentSpec::IsValid(std::string* error) const {
 ExperimentSpec parse_spec(const std::string& toml_text, const std::string& origin) {
   toml::table root;
   try {
-    root = toml::parse(toml_text, origin);
+    root = toml::parse(detail::shield(toml_text, origin), origin);
   } catch (const toml::parse_error& e) {
     const auto& b = e.source().begin;
     throw std::invalid_argument(origin + ":" + std::to_string(b.line) + ":" +
-                                std::to_string(b.column) + ": " + std::string(e.description()));
+                                std::to_string(b.column) + ": " +
+                                detail::unshield(std::string(e.description())));
   }
   ExperimentSpec spec;
   spec.source_path = origin;
@@ -274,7 +278,8 @@ ExperimentSpec parse_spec(const std::string& toml_text, const std::string& origi
         TableReader o(*oa, w + " optimizer_args");
         for (const auto& [k, v] : *oa) {
           (void)v;
-          p.optimizer_args[std::string(k.str())] = o.strings(std::string(k.str()), {});
+          p.optimizer_args[detail::unshield(std::string(k.str()))] =
+              o.strings(std::string(k.str()), {});
         }
         o.finish();
       }
