@@ -19,6 +19,12 @@ with open(SPEC, "w") as f:
 NEG_SEED = os.path.join(T, "neg.toml")
 with open(NEG_SEED, "w") as f:
     f.write(TEXT.replace("seeds = [0, 1]", "seeds = [0, -1]"))
+BIG = os.path.join(T, "big.toml")  # 2 x 400 lrs x 200 seeds = 160000 fine-tuning runs
+with open(BIG, "w") as f:
+    f.write(TEXT.split("[[finetune.methods]]")[0].replace(
+        "seeds = [0, 1]", "seeds = [" + ", ".join(map(str, range(200))) + "]"))
+    f.write('[[finetune.methods]]\nname = "m"\nmethod = "full"\noptimizer = "adam"\nlrs = [' +
+            ", ".join(str(i + 1) for i in range(400)) + "]\n")
 os.makedirs(os.path.join(T, "sub"))
 
 failures = []
@@ -80,6 +86,8 @@ if digest(SPEC) != spec_sum:
     failures.append("the spec was overwritten")
 # A negative seed in the spec would reach the trainer as --seed -1.
 expect("negative seed in the spec", ["status", NEG_SEED], 1, "seeds must be")
+# A grid past the limit is refused before it is expanded (a 13 KB spec once took 8.6 GB).
+expect("160002-run grid", ["status", BIG], 1, "has 160002 runs, more than the 100000")
 # Still fine: distinct outputs.
 expect("report --out r.md --methods-csv m.csv", ["report", SPEC, "--no-analysis", "--out", "r.md",
                                                  "--methods-csv", "m.csv"], 0)

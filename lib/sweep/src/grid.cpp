@@ -1,6 +1,7 @@
 #include "muft/sweep/grid.h"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 #include <stdexcept>
 
@@ -34,9 +35,54 @@ void append(std::vector<std::string>* a, const std::vector<std::string>& b) {
   a->insert(a->end(), b.begin(), b.end());
 }
 
+/// a * b and a + b, saturating at SIZE_MAX.
+std::size_t mul(std::size_t a, std::size_t b) {
+  if (a != 0 && b > std::numeric_limits<std::size_t>::max() / a)
+    return std::numeric_limits<std::size_t>::max();
+  return a * b;
+}
+std::size_t add(std::size_t a, std::size_t b) {
+  return b > std::numeric_limits<std::size_t>::max() - a ? std::numeric_limits<std::size_t>::max()
+                                                         : a + b;
+}
+
+template <class T>
+std::size_t count_selected(const std::vector<T>& all, const std::vector<T>& only) {
+  if (only.empty()) return all.size();
+  std::size_t n = 0;
+  for (const auto& x : all) n += std::find(only.begin(), only.end(), x) != only.end();
+  return n;
+}
+
 }  // namespace
 
+std::size_t grid_size(const ExperimentSpec& spec) {
+  std::size_t n = 0;
+  for (const auto& g : spec.pretrain) n = add(n, mul(g.optimizers.size(), g.seeds.size()));
+  for (const auto& s : spec.finetune) {
+    const PretrainGroup* from = nullptr;
+    for (const auto& g : spec.pretrain)
+      if (g.name == s.from) from = &g;
+    if (!from) continue;
+    const std::size_t parents = mul(count_selected(from->optimizers, s.from_optimizers),
+                                    count_selected(from->seeds, s.from_seeds));
+    std::size_t per_parent = 0;
+    for (const auto& m : s.methods)
+      per_parent = add(per_parent, mul(std::max<std::size_t>(1, m.ranks.size()), m.lrs.size()));
+    n = add(n, mul(mul(parents, per_parent), s.seeds.size()));
+  }
+  return n;
+}
+
 std::vector<RunSpec> expand_grid(const ExperimentSpec& spec) {
+  if (const std::size_t n = grid_size(spec); n > kMaxGridRuns)
+    throw std::invalid_argument(fmt::format(
+        "the grid of '{}' has {} runs, more than the {} one spec may hold: split it into "
+        "several specs",
+        spec.name,
+        n == std::numeric_limits<std::size_t>::max() ? std::string("2^64 or more")
+                                                     : std::to_string(n),
+        kMaxGridRuns));
   std::vector<RunSpec> runs;
   for (const auto& g : spec.pretrain) {
     for (const auto& opt : g.optimizers) {

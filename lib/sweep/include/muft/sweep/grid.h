@@ -37,9 +37,17 @@ struct RunSpec {
   long steps = 0;
 };
 
+/// Most runs one spec may expand to. The paper-scale study has a few hundred; a grid past this
+/// is a typo or a hostile file (a 13 KB spec can ask for millions of runs, and expanding them
+/// took 47 s and 8.6 GB before anything was checked).
+inline constexpr std::size_t kMaxGridRuns = 100000;
+
+/// Number of runs expand_grid(spec) gives, counted without expanding (saturates at SIZE_MAX).
+std::size_t grid_size(const ExperimentSpec& spec);
+
 /// All runs: pretraining runs first (group, optimizer, seed order of the spec), then fine-tuning
 /// (study, pretraining run, method, rank, lr, seed). Throws std::invalid_argument when two runs
-/// would share an id (e.g. a repeated lr).
+/// would share an id (e.g. a repeated lr) or when grid_size(spec) > kMaxGridRuns.
 std::vector<RunSpec> expand_grid(const ExperimentSpec& spec);
 
 /// Formats a number the way run ids and trainer flags show it (shortest round-trip form).
