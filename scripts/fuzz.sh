@@ -1,13 +1,32 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer target of the safetensors header parser with clang
-# (ASan + UBSan) and runs it for SECONDS seconds (default 60), seeded with the
-# test fixtures. Crashes are written to build-fuzz/crashes/ and the script
-# exits non-zero. Usage: scripts/fuzz.sh [SECONDS] [extra libFuzzer flags...]
+# Builds every libFuzzer target of tests/fuzz/ with clang (coverage + ASan + UBSan over the
+# libraries) and runs each for SECONDS seconds (default 60), one after the other.
+#
+# A target NAME is tests/fuzz/NAME_fuzz.cpp (registered in tests/fuzz/CMakeLists.txt); it starts
+# from the committed corpus tests/fuzz/corpus/NAME/ (read only; new inputs go to
+# build-fuzz/corpus/NAME/), uses tests/fuzz/NAME.dict when present and the libFuzzer flags in
+# tests/fuzz/NAME.options (one line) when present. A crash, hang (> 10 s for one input) or
+# out-of-memory is written to build-fuzz/crashes/NAME/; copy it into tests/fuzz/corpus/NAME/
+# once fixed, so that the replay test (ctest -L fuzz) keeps it fixed.
+#
+# Usage: scripts/fuzz.sh [SECONDS] [NAME...]     (extra libFuzzer flags: FUZZ_FLAGS="...")
+# Prints one line per target: executions, executions per second, new corpus inputs, result.
+# Exits non-zero when some target found a problem.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-60}"
 shift || true
 build=build-fuzz
+if [[ $# -gt 0 ]]; then
+  targets=("$@")
+else
+  targets=()
+  for f in tests/fuzz/*_fuzz.cpp; do
+    n=$(basename "$f" _fuzz.cpp)
+    targets+=("$n")
+  done
+fi
+
 bash scripts/install-deps.sh --no-torch >/dev/null
 if ! command -v clang++ >/dev/null || ! dpkg-query -W libclang-rt-14-dev >/dev/null 2>&1; then
   echo "fuzz: installing clang and its libFuzzer runtime (Debian packages)" >&2
@@ -18,25 +37,44 @@ fi
 CC=clang CXX=clang++ cmake -S . -B "$build" -DMUFT_FUZZ=ON -DMUFT_BUILD_TESTS=OFF \
   -DMUFT_BUILD_APPS=OFF -DMUFT_WITH_TORCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_SKIP_INSTALL_RULES=ON >/dev/null
-cmake --build "$build" --target fuzz_safetensors_header -j2
-mkdir -p "$build/corpus" "$build/crashes"
-find tests/checkpoint/fixtures -name '*.safetensors' -exec cp {} "$build/corpus/" \;
-echo "fuzz: running fuzz_safetensors_header for ${secs}s" >&2
-"$build/fuzz/fuzz_safetensors_header" "$build/corpus" \
-  -dict=tests/fuzz/safetensors.dict -max_total_time="$secs" -max_len=4096 \
-  -artifact_prefix="$build/crashes/" -print_final_stats=1 "$@"
+cmake --build "$build" -j2 --target "${targets[@]/#/fuzz_}"
 
-# The PyTorch and GGUF readers: one target each for the restricted unpickler, the
-# zip directory of a torch.save archive and the GGUF header, SECONDS seconds each,
-# seeded by tests/fuzz/make_seeds.py.
-cmake --build "$build" --target fuzz_pickle fuzz_torch_zip fuzz_gguf_header -j2
-/usr/bin/python3 tests/fuzz/make_seeds.py "$build/seeds"
-for pair in pickle:pickle torch_zip:zip gguf_header:gguf; do
-  target="${pair%%:*}" kind="${pair##*:}"
-  mkdir -p "$build/corpus-$kind"
-  cp "$build/seeds/$kind/"* "$build/corpus-$kind/"
-  echo "fuzz: running fuzz_$target for ${secs}s" >&2
-  "$build/fuzz/fuzz_$target" "$build/corpus-$kind" -dict="tests/fuzz/$kind.dict" \
-    -max_total_time="$secs" -max_len=4096 -artifact_prefix="$build/crashes/" \
-    -print_final_stats=1 "$@"
+summary=()
+status=0
+for n in "${targets[@]}"; do
+  seeds="tests/fuzz/corpus/$n"
+  work="$build/corpus/$n"
+  crashes="$build/crashes/$n"
+  log="$build/fuzz_$n.log"
+  mkdir -p "$work" "$crashes"
+  [[ -d "$seeds" ]] || { echo "fuzz: no seed corpus $seeds" >&2; exit 1; }
+  flags=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+         -artifact_prefix="$crashes/")
+  [[ -f "tests/fuzz/$n.dict" ]] && flags+=(-dict="tests/fuzz/$n.dict")
+  if [[ -f "tests/fuzz/$n.options" ]]; then
+    read -r -a extra < "tests/fuzz/$n.options"
+    flags+=("${extra[@]}")
+  fi
+  # shellcheck disable=SC2206
+  [[ -n "${FUZZ_FLAGS:-}" ]] && flags+=($FUZZ_FLAGS)
+  echo "fuzz: running fuzz_$n for ${secs}s (log: $log)" >&2
+  rc=0
+  before=$(find "$work" -type f | wc -l)
+  "$build/fuzz/fuzz_$n" "${flags[@]}" "$work" "$seeds" > "$log" 2>&1 || rc=$?
+  after=$(find "$work" -type f | wc -l)
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+  if [[ $rc -eq 0 ]]; then
+    result="no crash"
+  else
+    status=1
+    result="FOUND A PROBLEM (exit $rc): $(grep -m1 -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error|.*deadly signal|.*-timeout|.*out-of-memory)' "$log" || echo "see $log")"
+    result+="; input in $crashes/"
+  fi
+  summary+=("$(printf '%-20s %12s execs %8s/s %6s new inputs  %s' "$n" "${execs:-?}" \
+    "${rate:-?}" "$((after - before))" "$result")")
 done
+echo
+echo "fuzz: ${secs}s per target on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+printf '%s\n' "${summary[@]}"
+exit "$status"

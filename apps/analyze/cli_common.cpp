@@ -11,6 +11,8 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "muft/app/cli.h"
+#include "muft/app/flags.h"
 
 namespace muft::apps::analyze {
 
@@ -25,7 +27,9 @@ void add_common_flags(CLI::App* sub, CommonFlags& f) {
   sub->add_option("--out,-o", f.out,
                   "Write all rows to FILE: .csv, .jsonl (.json, .ndjson) or .h5 (.hdf5), flushed "
                   "row by row. Without it, one line per row goes to stdout.");
-  sub->add_option("--jobs,-j", f.jobs, "Parallel jobs (0 = all cores)")->capture_default_str();
+  sub->add_option("--jobs,-j", f.jobs, "Parallel jobs (0 = all cores)")
+      ->check(app::count_check(0, app::kMaxThreads))
+      ->capture_default_str();
   sub->add_option("--include", f.include, "Only tensors whose name matches REGEX (repeatable)");
   sub->add_option("--exclude", f.exclude, "Skip tensors whose name matches REGEX (repeatable)");
   sub->add_option("--svd", f.svd,
@@ -71,6 +75,15 @@ an::BatchOptions make_options(const CommonFlags& f) {
   if (f.fast && f.spectrum)
     throw std::invalid_argument("--spectrum needs a full spectrum: drop --fast");
   return o;
+}
+
+void check_output_paths(const CommonFlags& f, const std::vector<std::string>& inputs,
+                        const std::vector<app::NamedPath>& more_outputs) {
+  std::vector<app::NamedPath> outs = {{"--out", f.out}};
+  outs.insert(outs.end(), more_outputs.begin(), more_outputs.end());
+  std::vector<app::NamedPath> ins;
+  for (const auto& p : inputs) ins.push_back({"input", p});
+  app::check_outputs(outs, ins);
 }
 
 Output::Output(const CommonFlags& f, an::TableKind kind, const std::string& command)
@@ -155,9 +168,9 @@ int Output::finish(const an::BatchSummary& s) {
   if (!write_error_.empty()) {
     std::fprintf(stderr, "muft-analyze: error: writing %s failed: %s\n", flags_.out.c_str(),
                  write_error_.c_str());
-    return 2;
+    return app::kError;
   }
-  return s.failed > 0 ? 1 : 0;
+  return s.failed > 0 ? app::kSomeFailed : app::kSuccess;
 }
 
 }  // namespace muft::apps::analyze

@@ -11,6 +11,7 @@
 
 #include "muft/analysis/batch.h"
 #include "muft/analysis/table.h"
+#include "muft/app/outputs.h"
 
 namespace muft::apps::analyze {
 
@@ -35,6 +36,10 @@ struct CommonFlags {
 void add_common_flags(CLI::App* sub, CommonFlags& f);
 /// BatchOptions from the flags; throws std::invalid_argument with a one-line reason.
 analysis::BatchOptions make_options(const CommonFlags& f);
+/// Refuses --out (and `more_outputs`) naming one of the input files, or two outputs naming one
+/// file, before anything is opened for writing (throws std::invalid_argument).
+void check_output_paths(const CommonFlags& f, const std::vector<std::string>& inputs,
+                        const std::vector<app::NamedPath>& more_outputs = {});
 
 /// Writes records to --out (or human lines on stdout), shows progress on a terminal, and
 /// prints the summary.
@@ -45,7 +50,8 @@ class Output {
   void write(const analysis::Record& r);
   /// Progress callback (no-op unless stderr is a terminal).
   void progress(std::size_t done, std::size_t total);
-  /// Prints the summary; returns the exit status (0 ok, 1 some rows failed).
+  /// Prints the summary; returns the exit status (muft::app::kSuccess, kSomeFailed when some
+  /// rows failed, kError when writing --out failed).
   int finish(const analysis::BatchSummary& s);
 
  private:

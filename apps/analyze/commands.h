@@ -17,7 +17,8 @@ void register_series(CLI::App& app);
 void register_forgetting(CLI::App& app);
 #endif
 
-/// Exit status of the subcommand that ran (set by its callback): 0 all rows ok, 1 some failed.
+/// Exit status of the subcommand that ran (set by its callback): muft::app::kSuccess when every
+/// row is ok, kSomeFailed when some row failed, kError when the output could not be written.
 int& exit_status();
 
 }  // namespace muft::apps::analyze

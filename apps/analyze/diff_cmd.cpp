@@ -43,6 +43,10 @@ void register_diff(CLI::App& app) {
     std::vector<std::string> errors;
     const std::vector<std::string> paths = an::expand_inputs(st->inputs, &errors);
     if (!errors.empty()) throw std::invalid_argument(errors.front());
+    std::vector<std::string> inputs = paths;
+    inputs.push_back(st->diff.base);
+    if (!st->diff.relative_to.empty()) inputs.push_back(st->diff.relative_to);
+    check_output_paths(st->flags, inputs);
     Output out(st->flags, an::TableKind::Diff, "diff");
     opts.progress = [&out](std::size_t d, std::size_t t) { out.progress(d, t); };
     const an::BatchSummary s =

@@ -14,6 +14,7 @@
 
 #include "commands.h"
 #include "muft/analysis/table.h"
+#include "muft/app/cli.h"
 #include "muft/train/forgetting.h"
 
 namespace muft::apps::analyze {
@@ -97,7 +98,7 @@ void register_forgetting(CLI::App& app) {
       std::printf("muft-analyze forgetting: %zu rows, %lld errors\n", rows,
                   static_cast<long long>(errors));
     }
-    exit_status() = errors > 0 ? 1 : 0;
+    exit_status() = errors > 0 ? app::kSomeFailed : app::kSuccess;
   });
 }
 

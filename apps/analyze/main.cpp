@@ -1,12 +1,10 @@
 /// \file main.cpp
 /// muft-analyze: spectral analysis, distances and LoRA adapters over checkpoint files.
 
-#include <cstdio>
-#include <exception>
-
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
+#include "muft/app/cli.h"
 
 int main(int argc, char** argv) {
   namespace az = muft::apps::analyze;
@@ -22,13 +20,6 @@ int main(int argc, char** argv) {
 #ifdef MUFT_ANALYZE_HAVE_FORGETTING
   az::register_forgetting(app);
 #endif
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "muft-analyze: error: %s\n", e.what());
-    return 2;
-  }
-  return az::exit_status();
+  // The subcommand callbacks do the work during the parse and set the exit status.
+  return muft::app::run_app("muft-analyze", app, argc, argv, [] { return az::exit_status(); });
 }

@@ -35,6 +35,7 @@ void register_series(CLI::App& app) {
   add_common_flags(sub, st->flags);
   sub->callback([st] {
     an::BatchOptions opts = make_options(st->flags);
+    check_output_paths(st->flags, {st->series.base}, {{"--per-tensor", st->per_tensor}});
     const bool is_diff = !st->series.base.empty();
     // --out holds the aggregated group rows; --per-tensor the individual rows.
     CommonFlags tensor_flags = st->flags;

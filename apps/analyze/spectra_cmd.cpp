@@ -32,6 +32,7 @@ void register_spectra(CLI::App& app) {
     const an::BatchOptions base = make_options(st->flags);
     std::vector<std::string> errors;
     const std::vector<std::string> paths = an::expand_inputs(st->inputs, &errors);
+    check_output_paths(st->flags, paths);
     Output out(st->flags, an::TableKind::Spectra, "spectra");
     an::BatchOptions opts = base;
     opts.progress = [&out](std::size_t d, std::size_t t) { out.progress(d, t); };

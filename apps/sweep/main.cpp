@@ -13,6 +13,9 @@
 #include <CLI/CLI.hpp>
 
 #include "muft/rundir/run_dir.h"
+#include "muft/app/cli.h"
+#include "muft/app/flags.h"
+#include "muft/app/outputs.h"
 #include "muft/sweep/analyze.h"
 #include "muft/sweep/collect.h"
 #include "muft/sweep/grid.h"
@@ -82,7 +85,9 @@ int main(int argc, char** argv) {
   muft::sweep::SchedulerOptions opt;
   std::string trainer;
   bool verbose = false;
-  run->add_option("--jobs,-j", opt.jobs, "concurrent trainer processes")->capture_default_str();
+  run->add_option("--jobs,-j", opt.jobs, "concurrent trainer processes")
+      ->check(muft::app::count_check(1, muft::app::kMaxThreads))
+      ->capture_default_str();
   run->add_option("--trainer", trainer, "muft-train executable (default: next to muft-sweep)");
   run->add_flag("--retry-diverged", opt.retry_diverged,
                 "restart diverged and collapsed runs from scratch");
@@ -107,7 +112,10 @@ int main(int argc, char** argv) {
   int analysis_jobs = 1;
   collect->add_flag("--no-analysis", no_analysis,
                     "skip the checkpoint analysis (distances to the pretrained model, spectra)");
-  collect->add_option("--analysis-jobs", analysis_jobs, "threads for the checkpoint analysis")
+  collect
+      ->add_option("--analysis-jobs", analysis_jobs,
+                   "threads for the checkpoint analysis (0 = all cores)")
+      ->check(muft::app::count_check(0, muft::app::kMaxThreads))
       ->capture_default_str();
 
   auto* report = app.add_subcommand("report", "Markdown tables (Table 1, Table 5 analogue, ...)");
@@ -122,13 +130,11 @@ int main(int argc, char** argv) {
   report->add_flag("--no-analysis", report_no_analysis,
                    "skip the distances to the pretrained model (Table 17 analogue)");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-
-  try {
+  return muft::app::run_app("muft-sweep", app, argc, argv, [&]() -> int {
+    if (*collect) muft::app::check_outputs({{"--out", out_h5}}, {{"SPEC", spec_path}});
+    if (*report)
+      muft::app::check_outputs({{"--out", out_md}, {"--methods-csv", methods_csv_path}},
+                               {{"SPEC", spec_path}});
     const auto spec = load(spec_path, out_dir);
     // Staged studies grow as their runs finish: every command sees the stages whose inputs are
     // done (the run directories are the only state).
@@ -157,7 +163,7 @@ int main(int argc, char** argv) {
           spec.name, s.selected, s.already_done, s.completed, s.diverged, s.collapsed, s.failed,
           s.blocked, s.running_elsewhere, s.launched, s.resumed);
       for (const auto& p : s.problems) fmt::print("  problem: {}\n", p);
-      return s.exit_code();
+      return s.exit_code() == 0 ? muft::app::kSuccess : muft::app::kSomeFailed;
     }
     if (*status) {
       const auto sel = select(all, only, shard_text);
@@ -175,7 +181,7 @@ int main(int argc, char** argv) {
       for (const auto& [r, s] : details)
         if (!list && s.state == muft::rundir::RunState::kCorrupt)
           fmt::print("  corrupt: {} ({})\n", r->id, s.reason);
-      return 0;
+      return muft::app::kSuccess;
     }
     if (*collect) {
       auto runs = muft::sweep::load_runs(all);
@@ -207,7 +213,7 @@ int main(int argc, char** argv) {
                  runs.size(), with_metrics, problems);
       for (const auto& w : written) fmt::print(" {}", w);
       fmt::print("\n");
-      return 0;
+      return muft::app::kSuccess;
     }
     if (*report) {
       auto runs = muft::sweep::load_runs(all);
@@ -227,11 +233,8 @@ int main(int argc, char** argv) {
         muft::rundir::write_file_atomic(out_md, md);
         fmt::print("wrote {}\n", out_md);
       }
-      return 0;
+      return muft::app::kSuccess;
     }
-  } catch (const std::exception& e) {
-    std::cerr << "muft-sweep: error: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    return muft::app::kSuccess;
+  });
 }

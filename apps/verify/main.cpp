@@ -7,11 +7,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <exception>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "muft/app/cli.h"
+#include "muft/app/flags.h"
+#include "muft/app/outputs.h"
 #include "muft/theory/checks.h"
 #include "muft/theory/polar_express.h"
 #include "report.h"
@@ -70,7 +73,7 @@ int run_coefficients(double lower, int iterations, double safety, double cushion
   if (!json_path.empty()) {
     muft::verify::write_coefficients_json(json_path, coeffs, lower, iterations, safety, cushion);
   }
-  return 0;
+  return muft::app::kSuccess;
 }
 
 int run_checks(const std::vector<std::string>& only, int instances, unsigned long long seed,
@@ -113,7 +116,7 @@ int run_checks(const std::vector<std::string>& only, int instances, unsigned lon
   if (h5) h5->write(info, results);
   bool all_pass = true;
   for (const auto& r : results) all_pass = all_pass && r.status != CheckStatus::kFail;
-  return all_pass ? 0 : 1;
+  return all_pass ? muft::app::kSuccess : muft::app::kSomeFailed;
 }
 
 }  // namespace
@@ -122,7 +125,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "muft-verify: numerical checks of the implicit-bias theory of arXiv 2605.10468 "
       "(Sec. 3.1, App. D).\nWith no arguments runs every check and prints a table; exit code 0 "
-      "only if none FAILs (INFO rows are observations)."};
+      "only if none FAILs (2 when one does, 1 on bad input; docs/cli.md)."};
   app.set_version_flag("--version", "muft-verify 0.1.0");
   bool list = false;
   std::vector<std::string> only;
@@ -131,9 +134,11 @@ int main(int argc, char** argv) {
   std::string json_path, h5_path;
   app.add_flag("--list", list, "List the check names and statements, then exit");
   app.add_option("--only", only, "Run only these checks (names from --list)");
-  app.add_option("--instances", instances, "Random instances per check (>= 1)")
+  app.add_option("--instances", instances, "Random instances per check, in [1, 100000]")
       ->capture_default_str();
-  app.add_option("--seed", seed, "Base random seed")->capture_default_str();
+  app.add_option("--seed", seed, "Base random seed, in [0, 2^64 - 1]")
+      ->check(muft::app::seed_check())
+      ->capture_default_str();
   app.add_option("--json", json_path, "Write the results as JSON to FILE");
   app.add_option("--h5", h5_path, "Write results with full instances and trajectories to FILE");
 
@@ -143,33 +148,21 @@ int main(int argc, char** argv) {
   std::string coef_json;
   coef->add_option("--lower", lower, "Lower end l of the singular-value interval, in (0, 1)")
       ->capture_default_str();
-  coef->add_option("--iterations", iterations, "Number of quintic steps K (>= 1)")
+  coef->add_option("--iterations", iterations, "Number of quintic steps K, in [1, 1000]")
       ->capture_default_str();
   coef->add_option("--safety", safety, "Safety factor: divide by (s, s^3, s^5), s = 1 + E")
       ->capture_default_str();
   coef->add_option("--cushion", cushion, "Fit on [max(l, C u), u]")->capture_default_str();
   coef->add_option("--json", coef_json, "Also write the table as JSON: a list of [a, b, c]");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "muft-verify: error: %s (see --help)\n", e.what());
-    return 2;
-  }
-  try {
+  return muft::app::run_app("muft-verify", app, argc, argv, [&]() -> int {
     if (*coef) return run_coefficients(lower, iterations, safety, cushion, coef_json);
     if (list) {
       for (const auto& c : muft::theory::all_checks())
         fmt::print("{:<22} {}\n", c.name, c.statement);
-      return 0;
+      return muft::app::kSuccess;
     }
+    muft::app::check_outputs({{"--json", json_path}, {"--h5", h5_path}});
     return run_checks(only, instances, seed, json_path, h5_path);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "muft-verify: error: %s\n", e.what());
-    return 2;
-  }
+  });
 }

@@ -55,21 +55,54 @@ got = float(row["stable_rank"])
 assert abs(got - want) <= 1e-10 * want, (got, want)
 PY
 
-# a bad file and a missing path: error rows, batch continues, exit 1
+# a bad file and a missing path: error rows, batch continues, exit 2 (some rows failed)
 set +e
 "$bin" spectra base.safetensors bad.safetensors missing.h5 -o e.jsonl --no-progress > /dev/null 2> err.txt
 rc=$?
 set -e
-[ "$rc" -eq 1 ] || fail "bad input exit code $rc"
+[ "$rc" -eq 2 ] || fail "failed-rows exit code $rc"
 [ "$(grep -c '"status":"error"' e.jsonl)" -eq 2 ] || fail "error rows: $(cat e.jsonl)"
 [ "$(grep -c '"status":"ok"' e.jsonl)" -eq 3 ] || fail "ok rows next to errors"
 
-# bad flags: one line, exit 2 (CLI11 usage errors exit with their own non-zero code)
-set +e
-"$bin" spectra base.safetensors -o out.txt > /dev/null 2> err.txt; rc=$?
-set -e
-[ "$rc" -ne 0 ] || fail "unknown output extension accepted"
-[ "$(wc -l < err.txt)" -eq 1 ] || fail "error is not one line: $(cat err.txt)"
+# bad command lines: exit 1 and one line "muft-analyze: error: ..." (docs/cli.md), nothing written
+bad=0
+refused() {  # refused <stderr needle> <args...>
+  local needle=$1
+  shift
+  bad=$((bad + 1))
+  set +e
+  "$bin" "$@" > /dev/null 2> err.txt; local rc=$?
+  set -e
+  [ "$rc" -eq 1 ] || fail "exit $rc (want 1) for: $* ($(cat err.txt))"
+  [ "$(wc -l < err.txt)" -eq 1 ] || fail "error is not one line for: $*: $(cat err.txt)"
+  grep -q "^muft-analyze: error: " err.txt || fail "no error prefix for: $*: $(cat err.txt)"
+  grep -qF -- "$needle" err.txt || fail "'$needle' not in the error for: $*: $(cat err.txt)"
+}
+refused "out.txt" spectra base.safetensors -o out.txt
+refused "--frobnicate" spectra base.safetensors --frobnicate
+refused "subcommand" --no-progress
+refused "inputs" spectra
+refused "--svd" spectra base.safetensors --svd qr
+refused "--jobs: must be an integer in [0, 1024], got '100000'" spectra base.safetensors --jobs 100000
+refused "--jobs: must be an integer in [0, 1024], got '-1'" spectra base.safetensors --jobs -1
+refused "--jobs" spectra base.safetensors --jobs 2.5
+# an output on an input: before, `spectra in.h5 -o in.h5` truncated the checkpoint and exited 0
+/usr/bin/python3 -c "
+import h5py, numpy as np
+with h5py.File('in.h5', 'w') as f:
+    f['w'] = np.random.default_rng(1).standard_normal((8, 6))
+"
+sum=$(sha256sum in.h5)
+mkdir -p sub
+ln -s in.h5 link.h5
+refused "is also an input" spectra in.h5 -o in.h5
+refused "is also an input" spectra base.safetensors in.h5 -o ./sub/../in.h5
+refused "is also an input" diff --base in.h5 in.h5 -o link.h5
+refused "is also an input" diff --base base.safetensors ft.safetensors -o in.h5 --relative-to in.h5
+[ "$(sha256sum in.h5)" = "$sum" ] || fail "an input was overwritten"
+refused "--out and --per-tensor name the same file" series run -o g2.csv --per-tensor ./g2.csv
+[ ! -e g2.csv ] || fail "refused series wrote g2.csv"
+echo "cli_test: $bad bad command lines refused"
 
 # diff: W = 1.25 W0 → relative 0.25, cosine 0; HDF5 output
 "$bin" diff --base base.safetensors ft.safetensors -o d.h5 --no-progress > d.txt || fail "diff exit"

@@ -290,6 +290,31 @@ TEST(SafetensorsTest, WriterRoundTripAndSharding) {
   EXPECT_FALSE(std::filesystem::exists(dir.file("x.safetensors")));
 }
 
+TEST(SafetensorsTest, IndexTextParsedWithoutTheShards) {
+  const SafetensorsIndex ix = parse_safetensors_index(
+      R"({"metadata": {"total_size": 8}, "weight_map": {"b": "s2.safetensors", )"
+      R"("a": "sub/s1.safetensors", "c": "s2.safetensors"}})",
+      "m.json");
+  EXPECT_EQ(ix.weight_map,
+            (std::map<std::string, std::string>{
+                {"a", "sub/s1.safetensors"}, {"b", "s2.safetensors"}, {"c", "s2.safetensors"}}));
+  EXPECT_EQ(ix.shards, (std::vector<std::string>{"sub/s1.safetensors", "s2.safetensors"}));
+  const auto rejected = [](const std::string& text, const std::string& needle) {
+    try {
+      parse_safetensors_index(text, "m.json");
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("m.json: " + needle), std::string::npos) << e.what();
+    }
+  };
+  rejected(R"({"weight_map": {"a": "x/../../s.safetensors"}})", "weight_map names shard");
+  rejected(R"({"weight_map": {"a": ""}})", "weight_map names shard ''");
+  rejected(R"({"weight_map": {"a": 3}})", "weight_map value of 'a' is not a file name");
+  rejected(R"({"weight_map": ["a"]})", "index has no 'weight_map' object");
+  rejected(std::string("{\"weight_map\": {\"a\": \"s\0\"}}", 27), "index is not valid JSON");
+  rejected("[1, 2", "index is not valid JSON");
+}
+
 TEST(SafetensorsTest, BadShardedIndexes) {
   ScratchDir dir;
   write_safetensors(dir.file("s1.safetensors"), {make_tensor("a", {2}, DType::F32, {1, 2}),

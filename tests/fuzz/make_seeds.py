@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Seed corpora for the reader fuzz targets (scripts/fuzz.sh): torch.save-style pickles and zip
 archives (from python3-torch when it is installed, else hand-made with the standard library)
-and small GGUF files. Usage: make_seeds.py OUT_DIR  (writes OUT_DIR/{pickle,zip,gguf}/)"""
+and small GGUF files. Usage: make_seeds.py OUT_DIR  (writes OUT_DIR/{pickle,zip,gguf}/). Their output
+is committed as tests/fuzz/corpus/{pickle,torch_zip,gguf_header}/ (seeds of scripts/fuzz.sh and of
+the fuzz_replay_* tests)."""
 import collections
 import io
 import os

@@ -106,6 +106,36 @@ TEST(GridTest, TrainerArgvAddsOutFromResume) {
   EXPECT_EQ(pre.back(), runs[0].dir);  // no --from, no --resume
 }
 
+TEST(GridTest, SizeIsCountedBeforeExpanding) {
+  for (const char* p : {"data/experiments/smoke.toml", "data/experiments/paper-toy.toml"}) {
+    const ExperimentSpec s = load_spec(p);
+    EXPECT_EQ(grid_size(s), expand_grid(s).size()) << p;
+  }
+  ExperimentSpec s = Spec();
+  s.finetune[0].from_optimizers = {"muon"};
+  EXPECT_EQ(grid_size(s), expand_grid(s).size());
+  EXPECT_EQ(grid_size(s), 2u + 1 * (2 + 2) * 2);
+  // 2 pretraining runs x 1000 lrs x 50 seeds = 100000 fine-tuning runs: one past the limit.
+  FinetuneMethod& m = s.finetune[0].methods[0];
+  m.lrs.clear();
+  for (int i = 1; i <= 1000; ++i) m.lrs.push_back(i * 1e-4);
+  s.finetune[0].methods.resize(1);
+  s.finetune[0].from_optimizers.clear();
+  s.finetune[0].seeds.clear();
+  for (long k = 0; k < 50; ++k) s.finetune[0].seeds.push_back(k);
+  EXPECT_EQ(grid_size(s), 2u + 100000u);
+  try {
+    expand_grid(s);
+    FAIL() << "a 100002-run grid was expanded";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("has 100002 runs, more than the 100000"),
+              std::string::npos)
+        << e.what();
+  }
+  s.finetune[0].seeds.resize(49);  // 2 + 98000 runs: allowed
+  EXPECT_EQ(expand_grid(s).size(), 98002u);
+}
+
 TEST(GridTest, NumberFormat) {
   EXPECT_EQ(format_number(0.001), "0.001");
   EXPECT_EQ(format_number(3e-5), "3e-05");

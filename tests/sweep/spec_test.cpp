@@ -78,9 +78,37 @@ TEST(SpecTest, RejectsBadSpecsWithUsefulMessages) {
                   "[[finetune]]\nname = \"f\"\nfrom = \"lm\"\n[[finetune.methods]]\nname = "
                   "\"m\"\nmethod = \"lora\"\noptimizer = \"adam\"\nlrs = [0.1]\nalpha = \"x\"\n",
               "alpha must be");
+  ExpectError(base + "seeds = [0, -1]\n", "seeds must be >= 0, got -1");
+  ExpectError(base + "[[finetune]]\nname = \"f\"\nfrom = \"lm\"\nseeds = [-3]\n",
+              "finetune 'f': seeds must be >= 0, got -3");
   ExpectError("name = \"a b\"\n[[pretrain]]\nname = \"lm\"\noptimizers = [\"adam\"]\n",
               "name must match");
   EXPECT_THROW(load_spec("/nonexistent/spec.toml"), std::runtime_error);
+}
+
+TEST(SpecTest, NonAsciiTextThatToml33CannotClassify) {
+  // toml++ 3.3 reaches __builtin_unreachable() when it asks whether some non-ASCII code points
+  // (here U+00A7 §, U+00D7 ×, U+03B1 α, U+00E9 é, U+3001 、) are whitespace, e.g. right after
+  // a line-ending backslash in a multi-line string (tomlplusplus#190). parse_spec shields them:
+  // the values come back byte for byte, comments may hold them, and a UBSan build stays quiet.
+  const std::string text =
+      "name = \"t\"  # \u00a7 \u00d7 \u03b1\n"
+      "[[pretrain]]  # \u00a72\n"
+      "name = \"lm\"\n"
+      "optimizers = [\"adam\"]\n"
+      "args = [\"--config\", \"/data/Jos\u00e9/\u03b1\u00d7\u3001.json\", \"\"\"\\\n"
+      "\u00a7x\"\"\"]\n";
+  const ExperimentSpec s = parse_spec(text, "u.toml");
+  ASSERT_EQ(s.pretrain.size(), 1u);
+  EXPECT_EQ(
+      s.pretrain[0].args,
+      (std::vector<std::string>{"--config", "/data/Jos\u00e9/\u03b1\u00d7\u3001.json", "\u00a7x"}));
+  EXPECT_EQ(s.source_text, text);  // stored as written
+  const std::string base = "name = \"t\"\n[[pretrain]]\nname = \"lm\"\noptimizers = [\"adam\"]\n";
+  ExpectError(base + "\"\u00e9\u00a7\" = 1\n", "unknown key '\u00e9\u00a7'");
+  // The shielded range itself (plane-15 private use) is refused, as text or as an escape.
+  ExpectError(base + "args = [\"\xf3\xb0\x82\xa7\"]\n", "private-use character U+F00A7");
+  ExpectError(base + "args = [\"\\U000F00A7\"]\n", "\\U000F");
 }
 
 TEST(SpecTest, ShippedProfilesAreValid) {

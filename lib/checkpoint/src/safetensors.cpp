@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -185,6 +186,43 @@ SafetensorsHeader parse_safetensors(const unsigned char* data, std::size_t size,
             [](const SafetensorsEntry& a, const SafetensorsEntry& b) {
               return a.info.name < b.info.name;
             });
+  return out;
+}
+
+SafetensorsIndex parse_safetensors_index(const std::string& text, const std::string& file) {
+  namespace fs = std::filesystem;
+  if (text.size() > kSafetensorsMaxHeader) fail(file, "index file larger than 100000000 bytes");
+  if (detail::json_depth(text.data(), text.size(), kMaxJsonDepth) > kMaxJsonDepth) {
+    fail(file, "index JSON is nested deeper than 32 levels");
+  }
+  if (text.find('\0') != std::string::npos) {
+    fail(file, "index is not valid JSON: it contains a NUL byte");
+  }
+  nlohmann::json index;
+  try {
+    index = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    fail(file, std::string("index is not valid JSON: ") + e.what());
+  }
+  if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
+    fail(file, "index has no 'weight_map' object");
+  }
+  SafetensorsIndex out;
+  for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) {
+    if (!it->is_string()) fail(file, "weight_map value of '" + it.key() + "' is not a file name");
+    const std::string shard = it->get<std::string>();
+    const fs::path rel(shard);
+    bool bad = shard.empty() || rel.is_absolute();
+    for (const auto& part : rel) bad = bad || part == "..";
+    if (bad) {
+      fail(file, "weight_map names shard '" + shard +
+                     "': expected a file name relative to the index directory");
+    }
+    if (std::find(out.shards.begin(), out.shards.end(), shard) == out.shards.end()) {
+      out.shards.push_back(shard);
+    }
+    out.weight_map.emplace(it.key(), shard);
+  }
   return out;
 }
 

@@ -7,15 +7,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
-#include <set>
 #include <stdexcept>
 #include <unordered_map>
 
 #include "mapped_file.h"
 #include "muft/checkpoint/safetensors.h"
 #include "sources.h"
-#include "text_util.h"
 
 namespace muft::checkpoint::detail {
 

@@ -49,56 +49,30 @@ class ShardedSource final : public TensorSource {
         throw std::runtime_error(index_path + ": index file larger than 100000000 bytes");
       }
     }
-    if (json_depth(text.data(), text.size(), 32) > 32) {
-      throw std::runtime_error(index_path + ": index JSON is nested deeper than 32 levels");
-    }
-    if (text.find('\0') != std::string::npos) {
-      throw std::runtime_error(index_path + ": index is not valid JSON: it contains a NUL byte");
-    }
-    nlohmann::json index;
-    try {
-      index = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-      throw std::runtime_error(one_line(index_path + ": index is not valid JSON: " + e.what()));
-    }
-    if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
-      throw std::runtime_error(index_path + ": index has no 'weight_map' object");
-    }
+    // The index text is parsed (and fuzzed) by parse_safetensors_index; the PyTorch index has
+    // the same layout.
+    const SafetensorsIndex index = parse_safetensors_index(text, index_path);
     const fs::path dir = fs::path(index_path).parent_path();
     std::map<std::string, std::size_t> shard_of_file;
-    std::unordered_map<std::string, std::string> file_of_tensor;
-    for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) {
-      if (!it->is_string()) {
-        throw std::runtime_error(index_path + ": weight_map value of '" + it.key() +
-                                 "' is not a file name");
+    for (const std::string& file : index.shards) {
+      shard_of_file[file] = shards_.size();
+      try {
+        shards_.push_back(open_shard((dir / file).string()));
+      } catch (const std::runtime_error& e) {
+        throw std::runtime_error(index_path + ": bad shard: " + e.what());
       }
-      const std::string file = it->get<std::string>();
-      const fs::path rel(file);
-      bool bad = file.empty() || rel.is_absolute();
-      for (const auto& part : rel) bad = bad || part == "..";
-      if (bad) {
-        throw std::runtime_error(index_path + ": weight_map names shard '" + file +
-                                 "': expected a file name relative to the index directory");
+      shard_names_.emplace_back();
+      for (const auto& info : shards_.back()->tensors()) shard_names_.back().insert(info.name);
+      const std::string fmt_name = std::string(shards_.back()->format()) + "-sharded";
+      if (format_.empty()) format_ = fmt_name;
+      if (format_ != fmt_name) {
+        throw std::runtime_error(index_path + ": shards of different formats (" + format_ + ", " +
+                                 fmt_name + ")");
       }
-      if (!shard_of_file.count(file)) {
-        shard_of_file[file] = shards_.size();
-        try {
-          shards_.push_back(open_shard((dir / rel).string()));
-        } catch (const std::runtime_error& e) {
-          throw std::runtime_error(index_path + ": bad shard: " + e.what());
-        }
-        shard_names_.emplace_back();
-        for (const auto& info : shards_.back()->tensors()) shard_names_.back().insert(info.name);
-        const std::string fmt_name = std::string(shards_.back()->format()) + "-sharded";
-        if (format_.empty()) format_ = fmt_name;
-        if (format_ != fmt_name) {
-          throw std::runtime_error(index_path + ": shards of different formats (" + format_ + ", " +
-                                   fmt_name + ")");
-        }
-      }
-      file_of_tensor[it.key()] = file;
-      owner_[it.key()] = shard_of_file[file];
     }
+    std::unordered_map<std::string, std::string> file_of_tensor(index.weight_map.begin(),
+                                                                index.weight_map.end());
+    for (const auto& [name, file] : index.weight_map) owner_[name] = shard_of_file.at(file);
     // Every listed tensor is in its shard; every shard tensor is listed, for that shard.
     for (const auto& [name, shard] : owner_) {
       if (!shard_names_[shard].count(name)) {

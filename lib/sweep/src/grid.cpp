@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 #include <stdexcept>
 
@@ -36,6 +37,25 @@ void add_steps(const TrainerInterface& t, long steps, long eval_every,
 
 void append(std::vector<std::string>* a, const std::vector<std::string>& b) {
   a->insert(a->end(), b.begin(), b.end());
+}
+
+/// a * b and a + b, saturating at SIZE_MAX.
+std::size_t mul(std::size_t a, std::size_t b) {
+  if (a != 0 && b > std::numeric_limits<std::size_t>::max() / a)
+    return std::numeric_limits<std::size_t>::max();
+  return a * b;
+}
+std::size_t add(std::size_t a, std::size_t b) {
+  return b > std::numeric_limits<std::size_t>::max() - a ? std::numeric_limits<std::size_t>::max()
+                                                         : a + b;
+}
+
+template <class T>
+std::size_t count_selected(const std::vector<T>& all, const std::vector<T>& only) {
+  if (only.empty()) return all.size();
+  std::size_t n = 0;
+  for (const auto& x : all) n += std::find(only.begin(), only.end(), x) != only.end();
+  return n;
 }
 
 }  // namespace
@@ -334,7 +354,51 @@ const char* to_string(RunRole role) {
   return "?";
 }
 
+std::size_t grid_size(const ExperimentSpec& spec) {
+  std::size_t n = 0;
+  for (const auto& g : spec.pretrain) {
+    for (const auto& opt : g.optimizers)
+      n = add(n, mul(pretrain_lrs(g, opt).size(), g.seeds.size()));
+  }
+  for (const auto& s : spec.finetune) {
+    const PretrainGroup* from = nullptr;
+    for (const auto& g : spec.pretrain)
+      if (g.name == s.from) from = &g;
+    if (!from) continue;
+    std::size_t models = 0;  // every pretraining run is counted as a possible parent
+    for (const auto& opt : from->optimizers)
+      if (count_selected(std::vector<std::string>{opt}, s.from_optimizers))
+        models = add(models, pretrain_lrs(*from, opt).size());
+    const std::size_t parents = mul(models, count_selected(from->seeds, s.from_seeds));
+    std::size_t per_parent = 0;
+    for (const auto& m : s.methods) {
+      const std::size_t ranks = std::max<std::size_t>(1, m.ranks.size());
+      std::size_t per_rank;
+      if (!s.lr_from.empty()) {
+        per_rank = s.seeds.size();
+      } else if (s.select_seeds.empty()) {
+        per_rank = mul(m.lrs.size(), s.seeds.size());
+      } else {  // every candidate (grid + extensions) on the selection seeds, then the seeds
+        per_rank = add(mul(add(m.lrs.size(), static_cast<std::size_t>(s.extend_at_edge)),
+                           s.select_seeds.size()),
+                       s.seeds.size());
+      }
+      per_parent = add(per_parent, mul(ranks, per_rank));
+    }
+    n = add(n, mul(parents, per_parent));
+  }
+  return n;
+}
+
 std::vector<RunSpec> expand_grid(const ExperimentSpec& spec, const OutcomeFn& outcome) {
+  if (const std::size_t n = grid_size(spec); n > kMaxGridRuns)
+    throw std::invalid_argument(fmt::format(
+        "the grid of '{}' has up to {} runs, more than the {} one spec may hold: split it into "
+        "several specs",
+        spec.name,
+        n == std::numeric_limits<std::size_t>::max() ? std::string("2^64 or more")
+                                                     : std::to_string(n),
+        kMaxGridRuns));
   Expander e(spec, outcome);
   e.expand();
   return std::move(e.runs);

@@ -12,6 +12,8 @@
 #endif
 #include <toml++/toml.h>
 
+#include "toml_shield.h"
+
 namespace muft::sweep {
 namespace {
 
@@ -23,7 +25,7 @@ class TableReader {
   std::string str(const std::string& key, const std::string& def, bool required = false) {
     const toml::node* n = get(key, required);
     if (!n) return def;
-    if (auto v = n->value<std::string>()) return *v;
+    if (auto v = n->value<std::string>()) return detail::unshield(*v);
     fail(key, "a string");
   }
   long integer(const std::string& key, long def) {
@@ -55,7 +57,7 @@ class TableReader {
     for (const auto& e : *a) {
       auto v = e.value<std::string>();
       if (!v) fail(key, "an array of strings");
-      out.push_back(*v);
+      out.push_back(detail::unshield(*v));
     }
     return out;
   }
@@ -91,7 +93,7 @@ class TableReader {
   std::string number_or_string(const std::string& key, const std::string& def) {
     const toml::node* n = get(key, false);
     if (!n) return def;
-    if (auto v = n->value<std::string>()) return *v;
+    if (auto v = n->value<std::string>()) return detail::unshield(*v);
     if (n->is_integer()) return std::to_string(n->as_integer()->get());
     if (n->is_floating_point()) {
       std::ostringstream ss;
@@ -118,7 +120,8 @@ class TableReader {
     for (const auto& [k, v] : t_) {
       (void)v;
       if (!seen_.count(std::string(k.str())))
-        throw std::invalid_argument(where_ + ": unknown key '" + std::string(k.str()) + "'");
+        throw std::invalid_argument(where_ + ": unknown key '" +
+                                    detail::unshield(std::string(k.str())) + "'");
     }
   }
   const std::string& where() const { return where_; }
@@ -148,6 +151,13 @@ bool valid_name(const std::string& s) {
   return true;
 }
 
+/// The trainer's --seed is unsigned (docs/cli.md): a negative seed would reach it as "--seed -1".
+std::string negative_seed(const std::vector<long>& seeds, const std::string& key) {
+  for (long v : seeds)
+    if (v < 0) return key + " must be >= 0, got " + std::to_string(v);
+  return "";
+}
+
 template <class T>
 bool has_duplicates(const std::vector<T>& v) {
   return std::set<T>(v.begin(), v.end()).size() != v.size();
@@ -173,6 +183,7 @@ bool ExperimentSpec::IsValid(std::string* error) const {
       if (!valid_name(o)) return fail(w + "bad optimizer name '" + o + "'");
     if (has_duplicates(g.optimizers)) return fail(w + "repeated optimizer");
     if (g.seeds.empty() || has_duplicates(g.seeds)) return fail(w + "seeds must be distinct, >= 1");
+    if (const std::string e = negative_seed(g.seeds, "seeds"); !e.empty()) return fail(w + e);
     if (g.steps < 0 || g.eval_every < 0) return fail(w + "steps and eval_every must be >= 0");
     auto known = [&](const std::string& opt) {
       return std::find(g.optimizers.begin(), g.optimizers.end(), opt) != g.optimizers.end();
@@ -215,6 +226,7 @@ bool ExperimentSpec::IsValid(std::string* error) const {
       if (!ok) return fail(w + "from_seeds: " + std::to_string(seed) + " not in '" + s.from + "'");
     }
     if (s.seeds.empty() || has_duplicates(s.seeds)) return fail(w + "seeds must be distinct, >= 1");
+    if (const std::string e = negative_seed(s.seeds, "seeds"); !e.empty()) return fail(w + e);
     if (s.steps < 0 || s.eval_every < 0) return fail(w + "steps and eval_every must be >= 0");
     if (s.methods.empty()) return fail(w + "at least one [[finetune.methods]] is required");
     if (has_duplicates(s.select_seeds)) return fail(w + "select_seeds must be distinct");
@@ -319,11 +331,12 @@ ExperimentSpec parse_spec(const std::string& toml_text, const std::string& origi
                           const std::string& base_dir) {
   toml::table root;
   try {
-    root = toml::parse(toml_text, origin);
+    root = toml::parse(detail::shield(toml_text, origin), origin);
   } catch (const toml::parse_error& e) {
     const auto& b = e.source().begin;
     throw std::invalid_argument(origin + ":" + std::to_string(b.line) + ":" +
-                                std::to_string(b.column) + ": " + std::string(e.description()));
+                                std::to_string(b.column) + ": " +
+                                detail::unshield(std::string(e.description())));
   }
   ExperimentSpec spec;
   spec.source_path = origin;
@@ -364,7 +377,8 @@ ExperimentSpec parse_spec(const std::string& toml_text, const std::string& origi
         TableReader o(*oa, w + " optimizer_args");
         for (const auto& [k, v] : *oa) {
           (void)v;
-          p.optimizer_args[std::string(k.str())] = o.strings(std::string(k.str()), {});
+          p.optimizer_args[detail::unshield(std::string(k.str()))] =
+              o.strings(std::string(k.str()), {});
         }
         o.finish();
       }

@@ -47,6 +47,20 @@ struct SafetensorsHeader {
 SafetensorsHeader parse_safetensors(const unsigned char* data, std::size_t size,
                                     const std::string& file);
 
+/// A validated sharded-model index (`model.safetensors.index.json`).
+struct SafetensorsIndex {
+  std::map<std::string, std::string> weight_map;  ///< tensor name -> shard file (relative)
+  std::vector<std::string> shards;                ///< distinct shard files, in weight_map order
+};
+
+/// Parses the text of a sharded-model index ({"metadata": {...}, "weight_map": {"tensor":
+/// "shard.safetensors", ...}}): at most kSafetensorsMaxHeader bytes, no NUL byte, JSON nested
+/// at most 32 levels, an object with a "weight_map" object whose values are non-empty file
+/// names relative to the index's directory (not absolute, no ".." component). Other keys are
+/// ignored. Whether the shards exist and agree with the map is checked when they are opened
+/// (open_source). Throws std::runtime_error("<file>: <reason>") on the first violation.
+SafetensorsIndex parse_safetensors_index(const std::string& text, const std::string& file);
+
 /// Writes tensors (raw little-endian bytes in NamedTensor::bytes, any dtype)
 /// as one safetensors file, atomically (PATH.tmp.<pid> then rename). The header
 /// is padded with spaces to a multiple of 8 bytes, as the reference writer does;

@@ -72,6 +72,16 @@ struct LrSelection {
   double chosen = std::numeric_limits<double>::quiet_NaN();  ///< NaN: none usable / pending
 };
 
+/// Most runs one spec may expand to. The paper-scale study has a few hundred; a grid past this
+/// is a typo or a hostile file (a 13 KB spec can ask for millions of runs, and expanding them
+/// took 47 s and 8.6 GB before anything was checked).
+inline constexpr std::size_t kMaxGridRuns = 100000;
+
+/// An upper bound of the runs expand_grid(spec, ...) gives at its last stage (every pretraining
+/// run counted as a parent, every allowed edge extension made), counted without expanding
+/// (saturates at SIZE_MAX).
+std::size_t grid_size(const ExperimentSpec& spec);
+
 /// All runs: pretraining runs first (group, optimizer, lr, seed order of the spec), then
 /// fine-tuning (study, pretraining run, method, rank, lr, seed). Staged parts (a pretraining lr
 /// grid matched by loss, selection seeds, lr_from) need the outcomes of earlier runs: without
@@ -80,7 +90,7 @@ struct LrSelection {
 /// runs (a run that is not usable makes the rate unusable); the best usable rate is chosen; if it
 /// is the largest (smallest) candidate and fewer than extend_at_edge extensions were made, the
 /// rate × (÷) extend_factor is added and selected on first. Throws std::invalid_argument when two
-/// runs would share an id (e.g. a repeated lr).
+/// runs would share an id (e.g. a repeated lr) or when grid_size(spec) > kMaxGridRuns.
 std::vector<RunSpec> expand_grid(const ExperimentSpec& spec, const OutcomeFn& outcome = nullptr);
 
 /// Every learning-rate selection of the spec's staged studies, in grid order.
