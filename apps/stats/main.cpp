@@ -12,6 +12,9 @@
 
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
+
+#include "muft/app/cli.h"
+#include "muft/app/outputs.h"
 #include <nlohmann/json.hpp>
 
 #include "muft/stats/csv.h"
@@ -292,19 +295,13 @@ int main(int argc, char** argv) {
   summary->add_option("--csv", out_csv, "write the summary table as CSV");
   add_confidence(summary);
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-  try {
+  return muft::app::run_app("muft-stats", app, argc, argv, [&]() -> int {
     if (*meta) {
+      muft::app::check_outputs({{"--json", mo.json}}, {{"--table", mo.table}, {"--seeds", mo.seeds}});
       mo.confidence = confidence;
       return run_meta(mo);
     }
+    muft::app::check_outputs({{"--csv", out_csv}}, {{"--table", stable}});
     return run_summary(stable, value, by, best_lr, maximize, confidence, out_csv);
-  } catch (const std::exception& e) {
-    std::cerr << "muft-stats: error: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

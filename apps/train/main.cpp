@@ -17,6 +17,9 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "muft/app/cli.h"
+#include "muft/app/flags.h"
+
 #include "muft/rundir/run_dir.h"
 #include "muft/train/config.h"
 #include "muft/train/data.h"
@@ -112,7 +115,8 @@ void add_run_flags(CLI::App* sub, RunFlags& f, bool rank_is_process) {
   sub->add_option("--resume", f.resume,
                   "Continue the run in DIR from its last checkpoint (other config flags ignored)");
   sub->add_option("--steps", f.steps, "Optimizer steps")->check(kPositive);
-  sub->add_option("--seed", f.seed, "Seed of model/adapter init and of the data order");
+  sub->add_option("--seed", f.seed, "Seed of model/adapter init and of the data order")
+      ->check(muft::app::seed_check());
   sub->add_option("--batch-size", f.batch_size, "Global batch (sequences per step)")
       ->check(kPositive);
   sub->add_option("--eval-every", f.eval_every, "Evaluate and write a metrics row every N steps")
@@ -131,7 +135,7 @@ void add_run_flags(CLI::App* sub, RunFlags& f, bool rank_is_process) {
                   "default: the repository's data/corpora)");
   sub->add_option("--device", f.device, "cpu or cuda[:N] (bf16 autocast on CUDA)");
   sub->add_option("--threads", f.threads, "Intra-op CPU threads (0 = LibTorch default)")
-      ->check(kNonNegative);
+      ->check(muft::app::count_check(0, muft::app::kMaxThreads));
   sub->add_flag("--no-progress", f.no_progress, "No progress line even on a terminal");
   sub->add_flag("--print-config", f.print_config, "Print the resolved config as JSON and exit");
   auto* pr = sub->add_option(rank_is_process ? "--rank,--process-rank" : "--process-rank",
@@ -405,7 +409,8 @@ int main(int argc, char** argv) {
       "before its first checkpoint starts again from step 0 with its stored config");
   res->add_option("dir", r_dir, "Run directory")->required();
   res->add_option("--device", rf.device, "cpu or cuda[:N]");
-  res->add_option("--threads", rf.threads, "Intra-op CPU threads")->check(kNonNegative);
+  res->add_option("--threads", rf.threads, "Intra-op CPU threads")
+      ->check(muft::app::count_check(0, muft::app::kMaxThreads));
   res->add_option("--data-dir", rf.data_dir, "Directory of the corpora (env MUFT_DATA_DIR)");
   res->add_flag("--no-progress", rf.no_progress, "No progress line");
   add_resume_flags(res, rf);
@@ -467,7 +472,7 @@ int main(int argc, char** argv) {
   dig->add_option("--hidden", d_hidden, "MLP width")
       ->check(CLI::Range(int64_t{4}, int64_t{65536}))
       ->capture_default_str();
-  dig->add_option("--seed", d_seed, "Seed")->capture_default_str();
+  dig->add_option("--seed", d_seed, "Seed")->check(muft::app::seed_check())->capture_default_str();
   dig->callback([&] {
     if (!d_data_dir.empty()) mt::set_data_dir(absolute(d_data_dir));
     const std::string pre_dir = d_out + "/pretrain", ft_dir = d_out + "/finetune";
@@ -507,18 +512,7 @@ int main(int argc, char** argv) {
     code = r.exit_code;
   });
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "muft-train: error: %s\n", e.what());
-    return mt::kExitFailed;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "muft-train: error: %s\n", e.what());
-    return mt::kExitFailed;
-  }
-  return code;
+  // The subcommands run in their callbacks, during the parse; run_app turns any error into one
+  // line and exit code 1, and their result is `code` (0, 3 diverged, 4 collapsed).
+  return muft::app::run_app("muft-train", app, argc, argv, [&]() { return code; });
 }

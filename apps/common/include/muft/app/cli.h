@@ -18,6 +18,7 @@ enum ExitCode : int {
   kSomeFailed = 2,  ///< finished, but some items failed: a check FAILed, rows with status=error,
                     ///< sweep runs failed / blocked / held by another process
   kDiverged = 3,    ///< muft-train: the run diverged (its last good checkpoint is kept)
+  kCollapsed = 4,   ///< muft-train: the run collapsed (predictions stopped depending on the input)
 };
 
 /// Parses argv into `app`, then returns `body()`. --help, --help-all and --version print and give
