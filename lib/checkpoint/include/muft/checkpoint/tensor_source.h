@@ -53,6 +53,9 @@ class TensorSource {
   virtual const std::string& path() const = 0;
   /// "muft-hdf5", "hdf5", "safetensors" or "safetensors-sharded".
   virtual const char* format() const = 0;
+  /// A remark on the source as a whole that readers of results should see, "" when none: e.g.
+  /// a muft checkpoint without checksums, whose data could not be verified.
+  virtual std::string note() const { return {}; }
 };
 
 /// Opens any supported checkpoint: *.safetensors, a model.safetensors.index.json
