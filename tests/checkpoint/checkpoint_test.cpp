@@ -469,6 +469,40 @@ TEST(CheckpointTest, VerifyReportsUnreadableFilesWithoutThrowing) {
   }
 }
 
+// A checkpoint written by h5py from docs/formats.md alone, checksums from Python's zlib
+// (tests/checkpoint/fixtures/make_fixtures.py): muft reads it, checks every checksum, and
+// finds what the script put in.
+TEST(CheckpointTest, ReadsACheckpointWrittenFromTheDocumentation) {
+  const std::string path = "tests/checkpoint/fixtures/muft_h5py.h5";
+  const Checkpoint c = read_checkpoint(path);
+  EXPECT_TRUE(c.verified);
+  EXPECT_EQ(c.step, 42);
+  EXPECT_EQ(c.config["model"]["width"], 4);
+  ASSERT_EQ(c.parameters.size(), 3u);
+  EXPECT_EQ(c.parameters[0].name, "h.0/attn.c_q.weight");  // creation order, unescaped
+  EXPECT_EQ(c.parameters[1].name, "lm_head.weight");
+  EXPECT_EQ(c.parameters[2].name, "half");
+  EXPECT_EQ(c.parameters[2].dtype, DType::F16);
+  EXPECT_EQ(c.parameters[1].bytes,
+            to_bytes(std::vector<double>{0.1, -0.2, 1e300, 4.9406564584124654e-324}));
+  EXPECT_EQ(c.optimizer_state.at(0).bytes, to_bytes(std::vector<int64_t>{42}));
+  EXPECT_EQ(c.rng_state, (std::vector<unsigned char>{0, 1, 2, 3, 4}));
+  const CheckpointCheck check = verify_checkpoint(path);
+  EXPECT_TRUE(check.verified()) << check.error;
+  EXPECT_EQ(check.datasets, 5u);
+  std::vector<float> half;
+  open_source(path)->read("half", half);
+  EXPECT_EQ(half, (std::vector<float>{1.0f, -2.0f, 65504.0f}));
+  // The same file with one data byte flipped: the checksum written by zlib catches it.
+  ScratchDir dir;
+  const std::string bad = dir.file("bad.h5");
+  testing::write_file(bad, testing::read_file(path));
+  flip_byte(bad, data_offset(bad, "parameters/h.0%2Fattn.c_q.weight"), 0x01);
+  EXPECT_FALSE(verify_checkpoint(bad).ok);
+  EXPECT_NE(verify_checkpoint(bad).error.find("'h.0/attn.c_q.weight'"), std::string::npos)
+      << verify_checkpoint(bad).error;
+}
+
 // ---- a write that fails half-way (full disk) ----
 
 // Runs in a forked child under a 256 KiB file size limit: returns the number of failed checks
