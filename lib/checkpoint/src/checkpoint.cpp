@@ -12,6 +12,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "global_heap.h"
 #include "hdf5_util.h"
 #include "muft/checkpoint/hdf5.h"
 #include "muft_hdf5.h"
@@ -186,6 +187,7 @@ Checkpoint read_path(const std::string& path, detail::ReadMode mode, CheckpointC
     throw std::runtime_error(fmt::format(
         "{}: {}", path, is_h5 == 0 ? "not an HDF5 file, so not a muft checkpoint" : "cannot open"));
   }
+  detail::check_global_heaps_file(path);  // before HDF5 reads any string of it
   Handle fapl = detail::file_access_plist(path);
   Handle file(
       check_id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), path, "cannot open HDF5 file"),

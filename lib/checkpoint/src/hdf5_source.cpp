@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "global_heap.h"
 #include "hdf5_util.h"
 #include "muft_hdf5.h"
 #include "sources.h"
@@ -128,12 +129,20 @@ herr_t visit_cb(hid_t root, const char* name, const H5O_info_t* info, void* data
 
 class Hdf5Source final : public TensorSource {
  public:
-  // Takes an open file (read-only); `path` names it in messages.
-  Hdf5Source(Handle file, const std::string& path) : path_(path), file_(std::move(file)) {
+  // Takes an open file (read-only); `path` names it in messages. `image` (size bytes) is the
+  // file's content when it was opened from memory, null for a file on disk.
+  Hdf5Source(Handle file, const std::string& path, const void* image, std::size_t size)
+      : path_(path), file_(std::move(file)) {
     Hdf5Lock lock;
     std::vector<Entry> entries;
     muft_ = has_attribute(file_.get(), "muft_format");
     if (muft_) {
+      // A muft checkpoint's strings (format, dtypes) live in HDF5's global heap.
+      if (image) {
+        check_global_heaps(static_cast<const unsigned char*>(image), size, path);
+      } else {
+        check_global_heaps_file(path);
+      }
       check_muft_format(file_.get(), path);
       Handle group(check_id(H5Gopen2(file_.get(), "parameters", H5P_DEFAULT), path,
                             "muft checkpoint without group /parameters"),
@@ -287,14 +296,14 @@ std::unique_ptr<TensorSource> open_hdf5_source(const std::string& path) {
   Handle file(
       check_id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), path, "cannot open HDF5 file"),
       H5Fclose);
-  return std::make_unique<Hdf5Source>(std::move(file), path);
+  return std::make_unique<Hdf5Source>(std::move(file), path, nullptr, 0);
 }
 
 std::unique_ptr<TensorSource> open_hdf5_image(const void* data, std::size_t size,
                                               const std::string& name) {
   Hdf5Lock lock;
   Handle file = open_file_image(data, size, name);
-  return std::make_unique<Hdf5Source>(std::move(file), name);
+  return std::make_unique<Hdf5Source>(std::move(file), name, data, size);
 }
 
 }  // namespace muft::checkpoint::detail
