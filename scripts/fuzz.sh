@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer target of the safetensors header parser with clang
-# (ASan + UBSan) and runs it for SECONDS seconds (default 60), seeded with the
+# Builds the libFuzzer targets (safetensors header parser; HDF5 readers) with clang
+# (ASan + UBSan) and runs each for SECONDS seconds (default 60), seeded with the
 # test fixtures. Crashes are written to build-fuzz/crashes/ and the script
 # exits non-zero. Usage: scripts/fuzz.sh [SECONDS] [extra libFuzzer flags...]
 set -euo pipefail
@@ -25,3 +25,15 @@ echo "fuzz: running fuzz_safetensors_header for ${secs}s" >&2
 "$build/fuzz/fuzz_safetensors_header" "$build/corpus" \
   -dict=tests/fuzz/safetensors.dict -max_total_time="$secs" -max_len=4096 \
   -artifact_prefix="$build/crashes/" -print_final_stats=1 "$@"
+
+# The HDF5 readers (muft checkpoints, generic HDF5) on in-memory file images, seeded with the
+# HDF5 fixtures and the regression corpus of inputs that once broke them.
+cmake --build "$build" --target fuzz_hdf5 -j2
+mkdir -p "$build/corpus-hdf5"
+find tests/checkpoint/fixtures -name '*.h5' -exec cp {} "$build/corpus-hdf5/" \;
+[[ -d tests/fuzz/corpus/hdf5 ]] && cp tests/fuzz/corpus/hdf5/* "$build/corpus-hdf5/" 2>/dev/null || true
+echo "fuzz: running fuzz_hdf5 for ${secs}s" >&2
+LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/hdf5.lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}" \
+  "$build/fuzz/fuzz_hdf5" "$build/corpus-hdf5" \
+  -max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \
+  -artifact_prefix="$build/crashes/hdf5-" -print_final_stats=1 "$@"
