@@ -5,7 +5,8 @@
 # A target NAME is tests/fuzz/NAME_fuzz.cpp (registered in tests/fuzz/CMakeLists.txt); it starts
 # from the committed corpus tests/fuzz/corpus/NAME/ (read only; new inputs go to
 # build-fuzz/corpus/NAME/), uses tests/fuzz/NAME.dict when present and the libFuzzer flags in
-# tests/fuzz/NAME.options (one line) when present. A crash, hang (> 10 s for one input) or
+# tests/fuzz/NAME.options (one line) when present, and exports the KEY=VALUE lines of
+# tests/fuzz/NAME.env (sanitizer options) for that target only. A crash, hang (> 10 s for one input) or
 # out-of-memory is written to build-fuzz/crashes/NAME/; copy it into tests/fuzz/corpus/NAME/
 # once fixed, so that the replay test (ctest -L fuzz) keeps it fixed.
 #
@@ -60,7 +61,13 @@ for n in "${targets[@]}"; do
   echo "fuzz: running fuzz_$n for ${secs}s (log: $log)" >&2
   rc=0
   before=$(find "$work" -type f | wc -l)
-  "$build/fuzz/fuzz_$n" "${flags[@]}" "$work" "$seeds" > "$log" 2>&1 || rc=$?
+  envs=()
+  if [[ -f "tests/fuzz/$n.env" ]]; then
+    while IFS= read -r line; do
+      [[ -n "$line" && "$line" != \#* ]] && envs+=("${line//@SRC@/$PWD}")
+    done < "tests/fuzz/$n.env"
+  fi
+  env "${envs[@]}" "$build/fuzz/fuzz_$n" "${flags[@]}" "$work" "$seeds" > "$log" 2>&1 || rc=$?
   after=$(find "$work" -type f | wc -l)
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)

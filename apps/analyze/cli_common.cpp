@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -146,21 +147,58 @@ void Output::progress(std::size_t done, std::size_t total) {
   std::fflush(stderr);
 }
 
+namespace {
+
+// "  skipped in FILE (REASON): a, b, c" per (file, reason), in the order first seen; at most
+// `limit` names per line.
+void print_skipped(const std::vector<an::SkippedTensor>& skipped, std::size_t limit = 12) {
+  std::vector<std::pair<std::string, std::string>> keys;
+  std::map<std::pair<std::string, std::string>, std::vector<std::string>> names;
+  for (const auto& t : skipped) {
+    const auto key = std::make_pair(t.file, t.reason);
+    if (names.find(key) == names.end()) keys.push_back(key);
+    names[key].push_back(t.tensor);
+  }
+  for (const auto& key : keys) {
+    const auto& list = names[key];
+    std::string joined;
+    for (std::size_t i = 0; i < list.size() && i < limit; ++i) joined += (i ? ", " : "") + list[i];
+    if (list.size() > limit) joined += fmt::format(" and {} more", list.size() - limit);
+    std::printf("  skipped in %s (%s): %s\n", key.first.c_str(), key.second.c_str(),
+                joined.c_str());
+  }
+}
+
+}  // namespace
+
 int Output::finish(const an::BatchSummary& s) {
-  if (table_) table_->close();
+  if (table_) {
+    try {
+      table_->close();
+    } catch (const std::exception& e) {
+      const std::string what = e.what();
+      if (write_error_.empty()) {
+        write_error_ = what;
+      } else if (what.find("(incomplete file removed)") != std::string::npos) {
+        write_error_ += " (incomplete file removed)";
+      }
+    }
+  }
   if (tty_) std::fprintf(stderr, "\r\033[K");
   std::string statuses;
   for (const auto& [k, v] : s.by_status)
     statuses += fmt::format("{}{} {}", statuses.empty() ? "" : ", ", v, k);
-  std::printf(
-      "muft-analyze: %zu rows in %.2f s (%s); %zu tensors skipped (rank < 2 or not floating)\n",
-      s.rows, s.seconds, statuses.empty() ? "none" : statuses.c_str(), s.skipped);
+  std::printf("muft-analyze: %zu rows in %.2f s (%s); %zu tensors skipped\n", s.rows, s.seconds,
+              statuses.empty() ? "none" : statuses.c_str(), s.skipped);
+  print_skipped(s.skipped_tensors);
+  for (const auto& n : s.notes) std::printf("  note: %s\n", n.c_str());
   for (const auto& t : totals_) {
     std::printf("  total %s: l2=%.6g relative=%.6g cosine=%.6g over %s\n", t.file.c_str(),
                 t.diff.l2_distance, t.diff.relative_distance, t.diff.cosine_distance,
                 t.metrics.reason.c_str());
   }
-  if (!flags_.out.empty()) std::printf("  wrote %s\n", flags_.out.c_str());
+  if (!flags_.out.empty() && write_error_.empty()) std::printf("  wrote %s\n", flags_.out.c_str());
+  std::fflush(stdout);
   for (const auto& e : s.errors) std::fprintf(stderr, "  error: %s\n", e.c_str());
   if (s.failed > s.errors.size()) {
     std::fprintf(stderr, "  ... and %zu more errors\n", s.failed - s.errors.size());

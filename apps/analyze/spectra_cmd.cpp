@@ -37,20 +37,8 @@ void register_spectra(CLI::App& app) {
     an::BatchOptions opts = base;
     opts.progress = [&out](std::size_t d, std::size_t t) { out.progress(d, t); };
     // Arguments that matched nothing become error rows like unreadable files.
-    an::BatchSummary s =
-        an::run_spectra(paths, opts, [&out](const an::Record& r) { out.write(r); });
-    for (const std::string& e : errors) {
-      an::Record r;
-      r.kind = an::RecordKind::File;
-      r.file = e.substr(0, e.find(": "));
-      r.metrics.status = an::MetricStatus::Error;
-      r.metrics.reason = e;
-      out.write(r);
-      ++s.rows;
-      ++s.failed;
-      ++s.by_status["error"];
-      s.errors.push_back(e);
-    }
+    const an::BatchSummary s = an::run_spectra(
+        paths, opts, [&out](const an::Record& r) { out.write(r); }, errors);
     exit_status() = out.finish(s);
   });
 }

@@ -2,10 +2,15 @@
 // Output writers of muft-verify (formatting only; the layouts are in docs/formats.md).
 
 #include <array>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "muft/theory/checks.h"
+
+namespace muft::checkpoint::h5 {
+class File;
+}
 
 namespace muft::verify {
 
@@ -23,10 +28,11 @@ class H5Report {
   ~H5Report();
   H5Report(const H5Report&) = delete;
   H5Report& operator=(const H5Report&) = delete;
+  /// Writes everything and closes the file; throws std::runtime_error on a failed write.
   void write(const RunInfo& info, const std::vector<theory::CheckResult>& results);
 
  private:
-  long long file_ = -1;
+  std::unique_ptr<checkpoint::h5::File> file_;
 };
 
 /// Checks the JSON path is writable (creates it), then writes at the end.

@@ -13,6 +13,7 @@
 #include <random>
 
 #include <gtest/gtest.h>
+#include <hdf5.h>
 
 #include "muft/checkpoint/checkpoint.h"
 #include "muft/checkpoint/safetensors.h"
@@ -303,6 +304,234 @@ TEST_F(BatchTest, RecordCellsFollowColumns) {
   }
   GroupRecord g;
   EXPECT_EQ(group_columns(true).size(), group_cells(g, true).size());
+}
+
+TEST_F(BatchTest, DiffTotalNamesTheTensorsItLeavesOutAndIsNonFiniteWhenNoneIsLeft) {
+  std::vector<double> q_nan = q0_, fc1 = fc0_, fc_nan = fc0_;
+  q_nan[3] = NAN;
+  for (double& v : fc1) v *= 2;  // distance ‖W0‖_fc
+  fc_nan[0] = NAN;
+  ck::write_safetensors(path("partial.safetensors"),
+                        {tensor("blocks.0.attn.c_q.weight", 12, 8, q_nan),
+                         tensor("blocks.0.mlp.c_fc.weight", 20, 8, fc1)});
+  ck::write_safetensors(path("all_nan.safetensors"),
+                        {tensor("blocks.0.attn.c_q.weight", 12, 8, q_nan),
+                         tensor("blocks.0.mlp.c_fc.weight", 20, 8, fc_nan)});
+  DiffOptions d;
+  d.base = path("base.safetensors");
+  std::vector<Record> recs;
+  run_diff({path("partial.safetensors"), path("all_nan.safetensors")}, d, opts_,
+           [&](const Record& r) {
+             if (r.kind == RecordKind::Total) recs.push_back(r);
+           });
+  ASSERT_EQ(recs.size(), 2u);
+  const Record& partial = recs[0].file == path("partial.safetensors") ? recs[0] : recs[1];
+  const Record& none = recs[0].file == path("partial.safetensors") ? recs[1] : recs[0];
+  // Partial: the total covers c_fc alone, and says that c_q was left out.
+  double n0 = 0;
+  for (double v : fc0_) n0 += v * v;
+  EXPECT_EQ(partial.metrics.status, MetricStatus::Ok);
+  EXPECT_EQ(partial.metrics.rows, 1);
+  EXPECT_NEAR(partial.diff.l2_distance, std::sqrt(n0), 1e-12);
+  EXPECT_NE(partial.metrics.reason.find("omitted 1 with non-finite values: "
+                                        "blocks.0.attn.c_q.weight"),
+            std::string::npos)
+      << partial.metrics.reason;
+  // Every tensor NaN: nothing to measure, so no distance of 0 either.
+  EXPECT_EQ(none.metrics.status, MetricStatus::NonFinite);
+  EXPECT_TRUE(std::isnan(none.diff.l2_distance));
+  EXPECT_EQ(none.metrics.rows, 0);
+  EXPECT_NE(none.metrics.reason.find("omitted 2 with non-finite values"), std::string::npos)
+      << none.metrics.reason;
+}
+
+TEST_F(BatchTest, ZeroRowMatrixIsAnEmptyRowNotASkip) {
+  ck::write_safetensors(
+      path("empty.safetensors"),
+      {ck::make_tensor("blocks.0.attn.c_q.weight", {0, 5}, ck::DType::F32, {}),
+       ck::make_tensor("blocks.0.ln.weight", {5}, ck::DType::F32, std::vector<double>(5, 1.0))});
+  BatchSummary s;
+  const auto recs = collect_spectra({path("empty.safetensors")}, &s);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].tensor, "blocks.0.attn.c_q.weight");
+  EXPECT_EQ(recs[0].metrics.status, MetricStatus::Empty);
+  EXPECT_EQ(recs[0].metrics.rows, 0);
+  EXPECT_EQ(recs[0].metrics.cols, 5);
+  EXPECT_TRUE(s.ok());
+  ASSERT_EQ(s.skipped, 1u);  // the rank-1 layer norm only
+  ASSERT_EQ(s.skipped_tensors.size(), 1u);
+  EXPECT_EQ(s.skipped_tensors[0].tensor, "blocks.0.ln.weight");
+  EXPECT_EQ(s.skipped_tensors[0].reason, "rank 1, not a matrix");
+}
+
+// A generic HDF5 file holding a complex (compound of two floats) and a record (compound of three
+// fields) dataset next to a plain matrix, as h5py writes them.
+void write_compound_file(const std::string& path) {
+  const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  const hsize_t dims[2] = {2, 3};
+  const hid_t space = H5Screate_simple(2, dims, nullptr);
+  const hid_t complex = H5Tcreate(H5T_COMPOUND, 16);
+  H5Tinsert(complex, "r", 0, H5T_IEEE_F64LE);
+  H5Tinsert(complex, "i", 8, H5T_IEEE_F64LE);
+  const hid_t record = H5Tcreate(H5T_COMPOUND, 12);
+  H5Tinsert(record, "id", 0, H5T_STD_I32LE);
+  H5Tinsert(record, "x", 4, H5T_IEEE_F32LE);
+  H5Tinsert(record, "y", 8, H5T_IEEE_F32LE);
+  const std::vector<unsigned char> zeros(6 * 16, 0);
+  for (const auto& [name, type] : {std::pair<const char*, hid_t>{"spectrum", complex},
+                                   std::pair<const char*, hid_t>{"table", record},
+                                   std::pair<const char*, hid_t>{"w", H5T_IEEE_F64LE}}) {
+    const hid_t d = H5Dcreate2(f, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros.data());
+    H5Dclose(d);
+  }
+  H5Tclose(record);
+  H5Tclose(complex);
+  H5Sclose(space);
+  H5Fclose(f);
+}
+
+TEST_F(BatchTest, CompoundAndComplexDatasetsAreListedAsSkippedWithTheirReason) {
+  write_compound_file(path("compound.h5"));
+  BatchSummary s;
+  const auto recs = collect_spectra({path("compound.h5")}, &s);
+  ASSERT_EQ(recs.size(), 1u);  // w, a zero matrix
+  EXPECT_EQ(recs[0].tensor, "w");
+  EXPECT_EQ(recs[0].metrics.status, MetricStatus::Zero);
+  ASSERT_EQ(s.skipped, 2u);
+  ASSERT_EQ(s.skipped_tensors.size(), 2u);
+  std::map<std::string, std::string> why;
+  for (const auto& t : s.skipped_tensors) {
+    EXPECT_EQ(t.file, path("compound.h5"));
+    why[t.tensor] = t.reason;
+  }
+  EXPECT_NE(why["spectrum"].find("complex numbers"), std::string::npos) << why["spectrum"];
+  EXPECT_NE(why["table"].find("compound HDF5 datatype (3 fields)"), std::string::npos)
+      << why["table"];
+}
+
+TEST_F(BatchTest, CheckpointWithoutChecksumsIsNotedAndCorruptTensorIsAnErrorRow) {
+  ck::Checkpoint c;
+  c.parameters.push_back(tensor("blocks.0.attn.c_q.weight", 12, 8, q0_, ck::DType::F32));
+  c.parameters.push_back(tensor("blocks.0.mlp.c_fc.weight", 20, 8, fc0_, ck::DType::F32));
+  ck::write_checkpoint(path("old.h5"), c);
+  ck::write_checkpoint(path("bad.h5"), c);
+  {  // old.h5: as written before muft stored checksums
+    const hid_t f = H5Fopen(path("old.h5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    for (const char* d : {"parameters/blocks.0.attn.c_q.weight",
+                          "parameters/blocks.0.mlp.c_fc.weight", "rng_state"}) {
+      const hid_t o = H5Oopen(f, d, H5P_DEFAULT);
+      H5Adelete(o, "crc32");
+      H5Oclose(o);
+    }
+    H5Fclose(f);
+  }
+  {  // bad.h5: one byte of c_fc flipped on disk
+    const hid_t f = H5Fopen(path("bad.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    const hid_t d = H5Dopen2(f, "parameters/blocks.0.mlp.c_fc.weight", H5P_DEFAULT);
+    const haddr_t off = H5Dget_offset(d);
+    H5Dclose(d);
+    H5Fclose(f);
+    std::fstream io(path("bad.h5"), std::ios::in | std::ios::out | std::ios::binary);
+    io.seekg(static_cast<std::streamoff>(off + 3));
+    char ch = 0;
+    io.get(ch);
+    io.seekp(static_cast<std::streamoff>(off + 3));
+    io.put(static_cast<char>(ch ^ 0x40));
+  }
+  BatchSummary s;
+  const auto m = by_tensor(collect_spectra({path("old.h5"), path("bad.h5")}, &s));
+  ASSERT_EQ(s.notes.size(), 1u);
+  EXPECT_EQ(s.notes[0].rfind(path("old.h5") + ": muft checkpoint without checksums", 0), 0u)
+      << s.notes[0];
+  std::size_t noted = 0, corrupt = 0;
+  std::vector<Record> all;
+  run_spectra({path("old.h5"), path("bad.h5")}, opts_, [&](const Record& r) {
+    if (r.file == path("old.h5")) {
+      EXPECT_EQ(r.metrics.status, MetricStatus::Ok) << r.metrics.reason;
+      noted += r.metrics.reason.find("could not be verified") != std::string::npos;
+    } else if (r.failed()) {
+      EXPECT_EQ(r.tensor, "blocks.0.mlp.c_fc.weight");
+      EXPECT_NE(r.metrics.reason.find("checksum mismatch"), std::string::npos) << r.metrics.reason;
+      ++corrupt;
+    }
+  });
+  EXPECT_EQ(noted, 2u);
+  EXPECT_EQ(corrupt, 1u);
+  EXPECT_EQ(s.failed, 1u);
+}
+
+TEST_F(BatchTest, InputErrorsBecomeFileRowsAfterTheCheckpoints) {
+  std::vector<Record> recs;
+  const BatchSummary s =
+      run_spectra({path("base.safetensors")}, opts_, [&](const Record& r) { recs.push_back(r); },
+                  {"missing.h5: no such file or directory"});
+  ASSERT_EQ(recs.size(), 3u);
+  EXPECT_EQ(recs.back().kind, RecordKind::File);
+  EXPECT_EQ(recs.back().file, "missing.h5");
+  EXPECT_EQ(recs.back().metrics.reason, "missing.h5: no such file or directory");
+  EXPECT_EQ(s.rows, 3u);
+  EXPECT_EQ(s.failed, 1u);
+  EXPECT_EQ(s.by_status.at("error"), 1u);
+  ASSERT_EQ(s.errors.size(), 1u);
+  EXPECT_EQ(s.errors[0], "missing.h5: no such file or directory");
+}
+
+TEST_F(BatchTest, TableColumnsAreTheDocumentedOnes) {
+  std::vector<std::string> names;
+  for (const Column& c : record_columns(TableKind::Diff, true)) names.push_back(c.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"file",
+                                             "format",
+                                             "tensor",
+                                             "kind",
+                                             "group",
+                                             "dtype",
+                                             "rows",
+                                             "cols",
+                                             "base_file",
+                                             "base_tensor",
+                                             "l2_distance",
+                                             "relative_distance",
+                                             "cosine_distance",
+                                             "weight_norm",
+                                             "base_norm",
+                                             "l2_ratio",
+                                             "relative_ratio",
+                                             "cosine_ratio",
+                                             "frobenius_norm",
+                                             "spectral_norm",
+                                             "nuclear_norm",
+                                             "max_abs",
+                                             "stable_rank",
+                                             "svd_entropy",
+                                             "effective_rank",
+                                             "numerical_rank",
+                                             "rank_tol",
+                                             "status",
+                                             "reason",
+                                             "singular_values"}));
+  EXPECT_EQ(record_columns(TableKind::Series, false)[1].name, "step");
+  EXPECT_EQ(
+      series_metric_names(true),
+      (std::vector<std::string>{"frobenius_norm", "spectral_norm", "nuclear_norm", "max_abs",
+                                "stable_rank", "svd_entropy", "effective_rank", "numerical_rank",
+                                "l2_distance", "relative_distance", "cosine_distance"}));
+  const auto groups = group_columns(false);
+  ASSERT_EQ(groups.size(), 6u + 2 * 8);
+  EXPECT_EQ(groups[6].name, "frobenius_norm");
+  EXPECT_EQ(groups[7].name, "frobenius_norm_std");
+  // Cells come from the same getters: a record's numbers land in their own columns.
+  Record r;
+  r.diff.l2_distance = 0.25;
+  r.metrics.stable_rank = 3.5;
+  const auto cells = record_cells(r, TableKind::Diff, false);
+  EXPECT_EQ(std::get<double>(cells[10]), 0.25);
+  EXPECT_EQ(std::get<double>(cells[22]), 3.5);
+  GroupRecord g;
+  g.stats["stable_rank"] = {2.0, 0.5};
+  const auto gcells = group_cells(g, false);
+  EXPECT_EQ(std::get<double>(gcells[6 + 2 * 4]), 2.0);
+  EXPECT_EQ(std::get<double>(gcells[6 + 2 * 4 + 1]), 0.5);
 }
 
 }  // namespace

@@ -119,4 +119,81 @@ assert max(abs(r - 0.25) for r in rel) < 1e-7, rel  # W = fl32(1.25 W0)
 "$bin" series run -o g.csv --no-progress > /dev/null || fail "series exit"
 [ "$(tail -n +2 g.csv | wc -l)" -eq 6 ] || fail "series rows: $(cat g.csv)"
 grep -q ",20,Q,1,0," g.csv || fail "series step/group: $(cat g.csv)"
+# a full disk while writing HDF5 (file size limit 64 KiB, SIGXFSZ ignored so writes fail with
+# EFBIG): one error line, exit 2, no HDF5-DIAG flood, no crash at exit, no half-written file
+/usr/bin/python3 - <<'PY'
+import json, struct
+import numpy as np
+rng = np.random.default_rng(1)
+hdr, blobs, off = {}, [], 0
+for i in range(400):
+    b = rng.standard_normal((8, 8)).astype(np.float32).tobytes()
+    hdr[f"blocks.{i}.attn.c_q.weight"] = {"dtype": "F32", "shape": [8, 8], "data_offsets": [off, off + len(b)]}
+    off += len(b); blobs.append(b)
+h = json.dumps(hdr).encode(); h += b" " * ((8 - len(h) % 8) % 8)
+with open("many.safetensors", "wb") as f:
+    f.write(struct.pack("<Q", len(h))); f.write(h); [f.write(b) for b in blobs]
+PY
+set +e
+(trap '' XFSZ; ulimit -f 64; "$bin" spectra many.safetensors -o full.h5 -j 1 --spectrum --no-progress \
+  > full.out 2> full.err)
+rc=$?
+set -e
+[ "$rc" -eq 2 ] || fail "disk full: exit $rc, expected 2: $(head -c 400 full.err)"
+[ "$(wc -l < full.err)" -eq 1 ] || fail "disk full: not one error line: $(head -c 400 full.err)"
+grep -q "^muft-analyze: error: writing full.h5 failed: .*File too large" full.err ||
+  fail "disk full message: $(cat full.err)"
+[ ! -e full.h5 ] || fail "disk full: incomplete full.h5 left behind"
+
+# diff totals with NaN tensors, a (0, 5) matrix, compound and complex HDF5 datasets
+/usr/bin/python3 - <<'PY'
+import json, struct
+import h5py
+import numpy as np
+def write(path, tensors):
+    hdr, blobs, off = {}, [], 0
+    for name, a in tensors.items():
+        b = np.ascontiguousarray(a).tobytes()
+        hdr[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
+        off += len(b); blobs.append(b)
+    h = json.dumps(hdr).encode(); h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h))); f.write(h); [f.write(b) for b in blobs]
+rng = np.random.default_rng(0)  # the same base as above
+q = rng.standard_normal((32, 48)).astype(np.float32)
+fc = rng.standard_normal((64, 32)).astype(np.float32)
+conv = rng.standard_normal((8, 2, 3, 3)).astype(np.float32)
+nan = lambda a: np.full_like(a, np.nan)
+write("nan_one.safetensors", {"blocks.0.attn.c_q.weight": nan(q), "blocks.0.mlp.c_fc.weight": fc * 2,
+                              "blocks.0.conv.weight": conv})
+write("nan_all.safetensors", {"blocks.0.attn.c_q.weight": nan(q), "blocks.0.mlp.c_fc.weight": nan(fc),
+                              "blocks.0.conv.weight": nan(conv)})
+write("empty.safetensors", {"blocks.0.attn.c_q.weight": np.zeros((0, 5), np.float32)})
+with h5py.File("compound.h5", "w") as f:
+    f["w"] = np.eye(3)
+    f["spectrum"] = (np.ones((2, 3)) * (1 + 2j)).astype(np.complex128)
+    f["table"] = np.zeros((2, 2), dtype=[("id", "<i4"), ("x", "<f4"), ("y", "<f4")])
+PY
+"$bin" diff --base base.safetensors nan_one.safetensors nan_all.safetensors -o nan.csv --no-progress \
+  > nan.txt || fail "diff with NaN tensors: exit $?"
+/usr/bin/python3 - <<'PY' || fail "diff totals with NaN tensors: $(cat nan.csv)"
+import csv
+rows = {r["file"]: r for r in csv.DictReader(open("nan.csv")) if r["tensor"] == "__total__"}
+one, every = rows["nan_one.safetensors"], rows["nan_all.safetensors"]
+assert one["status"] == "ok" and one["rows"] == "2", one
+assert "omitted 1 with non-finite values: blocks.0.attn.c_q.weight" in one["reason"], one["reason"]
+assert every["status"] == "non_finite" and every["l2_distance"] == "" and every["rows"] == "0", every
+assert "omitted 3 with non-finite values" in every["reason"], every["reason"]
+PY
+"$bin" spectra empty.safetensors -o empty.csv --no-progress > empty.txt || fail "empty matrix exit"
+grep -q "blocks.0.attn.c_q.weight,matrix,Q,F32,0,5,.*,empty," empty.csv || fail "(0,5): $(cat empty.csv)"
+grep -q "0 tensors skipped" empty.txt || fail "(0,5) counted as skipped: $(cat empty.txt)"
+"$bin" spectra compound.h5 --no-progress > compound.txt || fail "compound exit"
+grep -q "2 tensors skipped" compound.txt || fail "compound skips: $(cat compound.txt)"
+grep -q "skipped in compound.h5 (complex numbers (compound of two floats) are not supported): spectrum" \
+  compound.txt || fail "complex reason: $(cat compound.txt)"
+grep -q "skipped in compound.h5 (compound HDF5 datatype (3 fields) is not a tensor): table" \
+  compound.txt || fail "compound reason: $(cat compound.txt)"
+grep -q "skipped in base.safetensors (rank 1, not a matrix): blocks.0.ln.weight" out.txt ||
+  fail "rank-1 reason: $(cat out.txt)"
 echo "cli_test: all checks passed"

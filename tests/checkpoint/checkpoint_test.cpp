@@ -6,11 +6,18 @@
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 
+#include "muft/checkpoint/crc32.h"
 #include "muft/checkpoint/dtype.h"
+#include "muft/checkpoint/tensor_source.h"
 #include "test_util.h"
 
 namespace muft::checkpoint {
@@ -294,6 +301,254 @@ TEST(CheckpointTest, RefusesNewerFormatVersion) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("version 2"), std::string::npos) << e.what();
   }
+}
+
+// ---- checksums (docs/formats.md: every dataset carries the CRC-32 of its bytes) ----
+
+// File offset of a contiguous dataset's data, found with the plain HDF5 API.
+haddr_t data_offset(const std::string& path, const std::string& dataset) {
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  const hid_t d = H5Dopen2(f, dataset.c_str(), H5P_DEFAULT);
+  const haddr_t off = H5Dget_offset(d);
+  H5Dclose(d);
+  H5Fclose(f);
+  return off;
+}
+
+// XORs one byte of the file in place (a bit flip on disk).
+void flip_byte(const std::string& path, haddr_t offset, unsigned char mask) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(offset));
+  char c = 0;
+  f.get(c);
+  c = static_cast<char>(c ^ mask);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.put(c);
+}
+
+// Deletes the crc32 attribute of the given datasets, as a checkpoint written before muft stored
+// checksums would lack it.
+void drop_checksums(const std::string& path, const std::vector<std::string>& datasets) {
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  for (const auto& d : datasets) {
+    const hid_t id = H5Oopen(f, d.c_str(), H5P_DEFAULT);
+    EXPECT_GE(H5Adelete(id, "crc32"), 0) << d;
+    H5Oclose(id);
+  }
+  H5Fclose(f);
+}
+
+std::vector<std::string> all_datasets(const Checkpoint& ck) {
+  std::vector<std::string> out;
+  auto escape = [](const std::string& n) {
+    std::string e;
+    for (char c : n) e += c == '%' ? "%25" : c == '/' ? "%2F" : std::string(1, c);
+    return n == "." ? std::string("%2E") : e;
+  };
+  for (const auto& t : ck.parameters) out.push_back("parameters/" + escape(t.name));
+  for (const auto& t : ck.optimizer_state) out.push_back("optimizer/" + escape(t.name));
+  out.push_back("rng_state");
+  return out;
+}
+
+TEST(CheckpointTest, EveryDatasetStoresTheCrc32OfItsBytes) {
+  ScratchDir dir;
+  const std::string path = dir.file("crc.h5");
+  const Checkpoint ck = sample_checkpoint();
+  write_checkpoint(path, ck);
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  const hid_t d = H5Dopen2(f, "parameters/lm_head.weight", H5P_DEFAULT);
+  const hid_t a = H5Aopen(d, "crc32", H5P_DEFAULT);
+  ASSERT_GE(a, 0);
+  const hid_t t = H5Aget_type(a);
+  EXPECT_EQ(H5Tget_class(t), H5T_INTEGER);
+  EXPECT_EQ(H5Tget_size(t), 4u);
+  EXPECT_EQ(H5Tget_sign(t), H5T_SGN_NONE);
+  uint32_t stored = 0;
+  H5Aread(a, H5T_NATIVE_UINT32, &stored);
+  H5Tclose(t);
+  H5Aclose(a);
+  H5Dclose(d);
+  H5Fclose(f);
+  // {0.1, 0.2, 0.3, 1e-310} as little-endian float64; Python: zlib.crc32(struct.pack("<4d", ...))
+  EXPECT_EQ(stored, 0x322B90D3u);
+  EXPECT_EQ(stored, crc32(ck.parameters[4].bytes.data(), ck.parameters[4].bytes.size()));
+  const Checkpoint back = read_checkpoint(path);
+  EXPECT_TRUE(back.verified);
+  const CheckpointCheck check = verify_checkpoint(path);
+  EXPECT_TRUE(check.ok) << check.error;
+  EXPECT_TRUE(check.verified());
+  EXPECT_EQ(check.datasets, ck.parameters.size() + ck.optimizer_state.size() + 1);
+  EXPECT_EQ(check.unverified, 0u);
+}
+
+TEST(CheckpointTest, SameCheckpointGivesTheSameBytes) {
+  ScratchDir dir;
+  write_checkpoint(dir.file("a.h5"), sample_checkpoint());
+  ::sleep(2);  // HDF5 stores times in whole seconds: a tracked time would now differ
+  write_checkpoint(dir.file("b.h5"), sample_checkpoint());
+  EXPECT_EQ(testing::read_file(dir.file("a.h5")), testing::read_file(dir.file("b.h5")));
+}
+
+TEST(CheckpointTest, FlippedExponentByteIsAnErrorNamingTheTensorAndFile) {
+  ScratchDir dir;
+  const std::string path = dir.file("step_000100.h5");
+  write_checkpoint(path, sample_checkpoint());
+  // The most significant byte of lm_head.weight[0] (sign and exponent of 0.1).
+  flip_byte(path, data_offset(path, "parameters/lm_head.weight") + 7, 0x40);
+  auto expect_corrupt = [&](const std::string& msg) {
+    EXPECT_NE(msg.find(path), std::string::npos) << msg;
+    EXPECT_NE(msg.find("'lm_head.weight'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("checksum mismatch"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  };
+  try {
+    read_checkpoint(path);
+    ADD_FAILURE() << "a corrupt tensor was read back";
+  } catch (const std::runtime_error& e) {
+    expect_corrupt(e.what());
+  }
+  const CheckpointCheck check = verify_checkpoint(path);
+  EXPECT_FALSE(check.ok);
+  expect_corrupt(check.error);
+  // The analyzer's view: the damaged tensor fails, the others still read.
+  const auto src = open_source(path);
+  std::vector<double> v;
+  try {
+    src->read("lm_head.weight", v);
+    ADD_FAILURE() << "a corrupt tensor was read back";
+  } catch (const std::runtime_error& e) {
+    expect_corrupt(e.what());
+  }
+  std::vector<float> f;
+  EXPECT_THROW(src->read("lm_head.weight", f), std::runtime_error);
+  src->read("transformer.h.0.attn.c_q.weight", f);
+  EXPECT_EQ(f[5], 3.25f);
+  EXPECT_EQ(src->note(), "");
+}
+
+TEST(CheckpointTest, CheckpointWithoutChecksumsReadsAndSaysSo) {
+  ScratchDir dir;
+  const std::string path = dir.file("old.h5");
+  const Checkpoint ck = sample_checkpoint();
+  write_checkpoint(path, ck);
+  drop_checksums(path, all_datasets(ck));
+  const Checkpoint back = read_checkpoint(path);
+  EXPECT_FALSE(back.verified);
+  expect_same(ck.parameters, back.parameters);
+  const CheckpointCheck check = verify_checkpoint(path);
+  EXPECT_TRUE(check.ok) << check.error;
+  EXPECT_FALSE(check.verified());
+  EXPECT_EQ(check.unverified, check.datasets);
+  const auto src = open_source(path);
+  EXPECT_NE(src->note().find("without checksums"), std::string::npos) << src->note();
+  std::vector<double> v;
+  src->read("lm_head.weight", v);  // read, but unverified
+  EXPECT_EQ(v[1], 0.2);
+
+  // Only some datasets without one: read, not verified, and the note counts them.
+  const std::string partial = dir.file("partial.h5");
+  write_checkpoint(partial, ck);
+  drop_checksums(partial, {"parameters/lm_head.weight"});
+  EXPECT_FALSE(read_checkpoint(partial).verified);
+  EXPECT_EQ(verify_checkpoint(partial).unverified, 1u);
+  EXPECT_NE(open_source(partial)->note().find("1 of 7 tensors"), std::string::npos)
+      << open_source(partial)->note();
+}
+
+TEST(CheckpointTest, VerifyReportsUnreadableFilesWithoutThrowing) {
+  ScratchDir dir;
+  const std::string path = dir.file("ck.h5");
+  write_checkpoint(path, sample_checkpoint());
+  const std::string bytes = testing::read_file(path);
+  testing::write_file(dir.file("cut.h5"), bytes.substr(0, bytes.size() / 2));
+  for (const std::string& p : {dir.file("cut.h5"), dir.file("missing.h5")}) {
+    const CheckpointCheck c = verify_checkpoint(p);
+    EXPECT_FALSE(c.ok) << p;
+    EXPECT_NE(c.error.find(p), std::string::npos) << c.error;
+  }
+}
+
+// A checkpoint written by h5py from docs/formats.md alone, checksums from Python's zlib
+// (tests/checkpoint/fixtures/make_fixtures.py): muft reads it, checks every checksum, and
+// finds what the script put in.
+TEST(CheckpointTest, ReadsACheckpointWrittenFromTheDocumentation) {
+  const std::string path = "tests/checkpoint/fixtures/muft_h5py.h5";
+  const Checkpoint c = read_checkpoint(path);
+  EXPECT_TRUE(c.verified);
+  EXPECT_EQ(c.step, 42);
+  EXPECT_EQ(c.config["model"]["width"], 4);
+  ASSERT_EQ(c.parameters.size(), 3u);
+  EXPECT_EQ(c.parameters[0].name, "h.0/attn.c_q.weight");  // creation order, unescaped
+  EXPECT_EQ(c.parameters[1].name, "lm_head.weight");
+  EXPECT_EQ(c.parameters[2].name, "half");
+  EXPECT_EQ(c.parameters[2].dtype, DType::F16);
+  EXPECT_EQ(c.parameters[1].bytes,
+            to_bytes(std::vector<double>{0.1, -0.2, 1e300, 4.9406564584124654e-324}));
+  EXPECT_EQ(c.optimizer_state.at(0).bytes, to_bytes(std::vector<int64_t>{42}));
+  EXPECT_EQ(c.rng_state, (std::vector<unsigned char>{0, 1, 2, 3, 4}));
+  const CheckpointCheck check = verify_checkpoint(path);
+  EXPECT_TRUE(check.verified()) << check.error;
+  EXPECT_EQ(check.datasets, 5u);
+  std::vector<float> half;
+  open_source(path)->read("half", half);
+  EXPECT_EQ(half, (std::vector<float>{1.0f, -2.0f, 65504.0f}));
+  // The same file with one data byte flipped: the checksum written by zlib catches it.
+  ScratchDir dir;
+  const std::string bad = dir.file("bad.h5");
+  testing::write_file(bad, testing::read_file(path));
+  flip_byte(bad, data_offset(bad, "parameters/h.0%2Fattn.c_q.weight"), 0x01);
+  EXPECT_FALSE(verify_checkpoint(bad).ok);
+  EXPECT_NE(verify_checkpoint(bad).error.find("'h.0/attn.c_q.weight'"), std::string::npos)
+      << verify_checkpoint(bad).error;
+}
+
+// ---- a write that fails half-way (full disk) ----
+
+// Runs in a forked child under a 256 KiB file size limit: returns the number of failed checks
+// (each printed on stderr).
+int write_checkpoints_past_limit(const std::string& dir) {
+  int failures = 0;
+  auto expect = [&](bool ok, const std::string& what) {
+    if (!ok) {
+      std::fprintf(stderr, "check failed: %s\n", what.c_str());
+      ++failures;
+    }
+  };
+  const std::string good = dir + "/step_000001.h5";
+  write_checkpoint(good, sample_checkpoint());  // small: fits
+  testing::limit_file_size(256 * 1024);
+  Checkpoint big = sample_checkpoint();
+  big.step = 2;
+  big.parameters.push_back(f32("big.weight", {512, 512}, std::vector<float>(512 * 512, 0.5f)));
+  for (const std::string& target : {dir + "/step_000002.h5", good}) {
+    std::string message;
+    try {
+      write_checkpoint(target, big);
+    } catch (const std::runtime_error& e) {
+      message = e.what();
+    }
+    std::fprintf(stderr, "error: %s\n", message.c_str());
+    expect(message.rfind("cannot write checkpoint " + target + ": ", 0) == 0,
+           "one clear error naming " + target);
+    expect(message.find("File too large") != std::string::npos, "the file system's reason");
+    expect(message.find('\n') == std::string::npos, "one line");
+    expect(testing::open_hdf5_objects() == 0, "no HDF5 identifier left open");
+    expect(testing::temporary_files(dir).empty(), "no temporary file left");
+  }
+  expect(!std::filesystem::exists(dir + "/step_000002.h5"), "no new checkpoint");
+  // The earlier checkpoint, which the second write tried to replace, is intact.
+  const CheckpointCheck check = verify_checkpoint(good);
+  expect(check.verified(), "the earlier checkpoint verifies: " + check.error);
+  expect(read_checkpoint(good).step == 1234, "the earlier checkpoint keeps its content");
+  return failures;
+}
+
+TEST(CheckpointTest, FullDiskFailsCleanlyAndKeepsEarlierCheckpoints) {
+  ScratchDir dir;
+  // exit() runs HDF5's atexit cleanup, where a half-closed file used to crash (exit 139).
+  EXPECT_EXIT(std::exit(write_checkpoints_past_limit(dir.path())), ::testing::ExitedWithCode(0),
+              "File too large");
 }
 
 }  // namespace

@@ -2,9 +2,11 @@
 // muft checkpoints read as TensorSources, including from several threads.
 
 #include <gtest/gtest.h>
+#include <hdf5.h>
 
 #include <cmath>
 #include <limits>
+#include <map>
 #include <thread>
 
 #include "muft/checkpoint/checkpoint.h"
@@ -127,6 +129,56 @@ TEST(Hdf5SourceTest, ConcurrentReadsAgree) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(mismatches, std::vector<int>(4, 0));
+}
+
+// Complex numbers (a compound of two floats, as h5py writes complex128) and other number-like
+// datasets muft cannot convert are listed with the reason, not dropped; strings stay unlisted.
+TEST(Hdf5SourceTest, GenericFileListsUnconvertibleDatasetsWithAReason) {
+  ScratchDir dir;
+  const std::string path = dir.file("mixed.h5");
+  {
+    const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    const hsize_t dims[2] = {2, 2};
+    const hid_t space = H5Screate_simple(2, dims, nullptr);
+    const hid_t complex = H5Tcreate(H5T_COMPOUND, 16);
+    H5Tinsert(complex, "r", 0, H5T_IEEE_F64LE);
+    H5Tinsert(complex, "i", 8, H5T_IEEE_F64LE);
+    const hsize_t three[1] = {3};
+    const hid_t array = H5Tarray_create2(H5T_IEEE_F32LE, 1, three);
+    const hid_t quad = H5Tcopy(H5T_NATIVE_LDOUBLE);
+    const hid_t text = H5Tcopy(H5T_C_S1);
+    H5Tset_size(text, 4);
+    const std::vector<unsigned char> zeros(4 * 16, 0);
+    for (const auto& [name, type] : {std::pair<const char*, hid_t>{"complex", complex},
+                                     {"array", array},
+                                     {"quad", quad},
+                                     {"text", text},
+                                     {"plain", H5T_IEEE_F32LE}}) {
+      const hid_t d = H5Dcreate2(f, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+      H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros.data());
+      H5Dclose(d);
+    }
+    for (hid_t t : {complex, array, quad, text}) H5Tclose(t);
+    H5Sclose(space);
+    H5Fclose(f);
+  }
+  const auto src = open_source(path);
+  std::map<std::string, std::string> why;
+  for (const auto& t : src->tensors()) why[t.name] = t.skip_reason;
+  ASSERT_EQ(why.size(), 4u);  // "text" is not listed
+  EXPECT_EQ(why.at("plain"), "");
+  EXPECT_EQ(why.at("complex"), "complex numbers (compound of two floats) are not supported");
+  EXPECT_NE(why.at("array").find("array datatype"), std::string::npos) << why.at("array");
+  EXPECT_NE(why.at("quad").find("16-byte floating-point"), std::string::npos) << why.at("quad");
+  std::vector<double> v;
+  try {
+    src->read("complex", v);
+    ADD_FAILURE() << "a complex dataset was read as real numbers";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("complex numbers"), std::string::npos) << e.what();
+  }
+  src->read("plain", v);
+  EXPECT_EQ(v, std::vector<double>(4, 0.0));
 }
 
 }  // namespace

@@ -34,4 +34,13 @@ std::vector<unsigned char> to_bytes(const std::vector<T>& v) {
 void write_file(const std::string& path, const std::string& bytes);
 std::string read_file(const std::string& path);
 
+/// Limits the size of the files this process writes to `bytes` (RLIMIT_FSIZE) and ignores
+/// SIGXFSZ, so that a write past the limit fails with EFBIG the way a full disk fails with
+/// ENOSPC. Only for forked children (death tests): the limit stays for the life of the process.
+void limit_file_size(std::size_t bytes);
+/// HDF5 identifiers of any kind (files, groups, datasets, ...) open in this process.
+long open_hdf5_objects();
+/// Names in `dir` that contain ".tmp.".
+std::vector<std::string> temporary_files(const std::string& dir);
+
 }  // namespace muft::checkpoint::testing

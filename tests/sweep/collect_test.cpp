@@ -1,11 +1,16 @@
 #include "muft/sweep/collect.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -172,6 +177,79 @@ TEST_F(CollectTest, MetricsRowCutOffByAKilledWriterIsIgnoredAndCounted) {
   EXPECT_EQ(loaded[1].rows(), 1u);
   EXPECT_EQ(loaded[1].incomplete_rows, 1u);
   EXPECT_EQ(loaded[1].final_value("val_ppl"), 7.5);  // never the shortened 4
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Runs in a forked child: collects twice into `out` under file size limits that stop first the
+// HDF5 file, then the long metrics CSV, half-way (writes past the limit fail with EFBIG, as on a
+// full disk). Returns the number of failed checks, each printed on stderr.
+int collect_past_limits(const ExperimentSpec& spec, const std::vector<CollectedRun>& runs,
+                        const std::string& out) {
+  int failures = 0;
+  auto expect = [&](bool ok, const std::string& what) {
+    if (!ok) {
+      std::fprintf(stderr, "check failed: %s\n", what.c_str());
+      ++failures;
+    }
+  };
+  const std::string stem = out.substr(0, out.size() - 3);
+  const std::vector<std::string> files = {out, stem + "_runs.csv", stem + "_metrics.csv"};
+  std::vector<std::string> before;
+  for (const auto& f : files) before.push_back(slurp(f));
+  const std::uintmax_t h5_size = std::filesystem::file_size(out);
+  const std::uintmax_t csv_size = std::filesystem::file_size(files[2]);
+  expect(csv_size > 2 * h5_size, "the fixture's metrics CSV is the largest file");
+  std::signal(SIGXFSZ, SIG_IGN);
+  for (const std::uintmax_t limit : {h5_size / 2, 2 * h5_size}) {
+    rlimit rl;
+    getrlimit(RLIMIT_FSIZE, &rl);
+    rl.rlim_cur = static_cast<rlim_t>(limit);
+    setrlimit(RLIMIT_FSIZE, &rl);
+    std::string message;
+    try {
+      write_results(spec, runs, out);
+    } catch (const std::runtime_error& e) {
+      message = e.what();
+    }
+    std::fprintf(stderr, "limit %ju: %s\n", limit, message.c_str());
+    expect(!message.empty(), "the collect fails");
+    expect(message.find('\n') == std::string::npos, "one line");
+    if (limit < h5_size) {
+      expect(message.find("File too large") != std::string::npos, "the file system's reason");
+    }
+    for (const auto& e :
+         std::filesystem::directory_iterator(std::filesystem::path(out).parent_path())) {
+      expect(e.path().filename().string().find(".tmp.") == std::string::npos,
+             "temporary file left: " + e.path().string());
+    }
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      expect(slurp(files[i]) == before[i], "earlier results kept: " + files[i]);
+    }
+  }
+  return failures;
+}
+
+TEST_F(CollectTest, FullDiskLeavesNoTemporaryFilesAndKeepsEarlierResults) {
+  MakeRun(runs_[0], 10, {1, 0, 0, 1});
+  // A long metrics.csv of one column: small in HDF5, large in the long CSV.
+  fs::create_directories(runs_[1].dir);
+  {
+    std::vector<std::vector<double>> rows;
+    for (int i = 0; i < 20000; ++i) rows.push_back({static_cast<double>(i), 1, 2.5});
+    WriteMetrics(runs_[1].dir, rows);
+  }
+  Complete(runs_[1].dir);
+  const auto loaded = load_runs(runs_);
+  const std::string out = root_ + "/out/results.h5";
+  fs::create_directories(root_ + "/out");
+  write_results(spec_, loaded, out);
+  // exit() runs HDF5's atexit cleanup, where a half-closed file used to crash (exit 139).
+  EXPECT_EXIT(std::exit(collect_past_limits(spec_, loaded, out)), ::testing::ExitedWithCode(0),
+              "limit");
 }
 
 }  // namespace

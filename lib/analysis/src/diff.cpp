@@ -20,14 +20,15 @@ DiffMetrics distances_from_norms(double delta_sq, double norm_sq, double base_sq
   return d;
 }
 
-void DiffTotals::add(const DiffMetrics& d) {
+bool DiffTotals::add(const DiffMetrics& d) {
   if (!std::isfinite(d.l2_distance) || !std::isfinite(d.norm) || !std::isfinite(d.base_norm)) {
-    return;
+    return false;
   }
   delta_sq += d.l2_distance * d.l2_distance;
   norm_sq += d.norm * d.norm;
   base_sq += d.base_norm * d.base_norm;
   ++tensors;
+  return true;
 }
 
 DiffMetrics DiffTotals::total() const {

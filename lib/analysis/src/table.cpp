@@ -9,13 +9,14 @@
 #include <stdexcept>
 
 #include <fmt/format.h>
-#include <hdf5.h>
 #include <nlohmann/json.hpp>
 
-#include "muft/checkpoint/hdf5_lock.h"
+#include "muft/checkpoint/hdf5.h"
 
 namespace muft::analysis {
 namespace {
+
+namespace h5 = muft::checkpoint::h5;
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
@@ -149,106 +150,87 @@ class Hdf5Writer : public TableWriter {
  public:
   Hdf5Writer(const std::string& path, std::vector<Column> cols,
              const std::vector<std::pair<std::string, std::string>>& attrs)
-      : cols_(std::move(cols)) {
-    std::lock_guard<std::recursive_mutex> h5(checkpoint::hdf5_mutex());
-    file_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (file_ < 0) throw std::runtime_error("cannot create HDF5 file " + path);
-    str_type_ = H5Tcopy(H5T_C_S1);
-    H5Tset_size(str_type_, H5T_VARIABLE);
-    H5Tset_cset(str_type_, H5T_CSET_UTF8);
-    vlen_type_ = H5Tvlen_create(H5T_NATIVE_DOUBLE);
+      : path_(path), cols_(std::move(cols)) {
+    h5::Lock hl;
+    file_ = h5::File::create(path);
     std::string order;
     for (const Column& c : cols_) {
-      const hsize_t dims[1] = {0}, maxdims[1] = {H5S_UNLIMITED}, chunk[1] = {64};
-      hid_t space = H5Screate_simple(1, dims, maxdims);
-      hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-      H5Pset_chunk(dcpl, 1, chunk);
-      hid_t ds =
-          H5Dcreate2(file_, c.name.c_str(), type_of(c.type), space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-      H5Pclose(dcpl);
-      H5Sclose(space);
-      if (ds < 0) {
-        close();
-        throw std::runtime_error("cannot create dataset '" + c.name + "' in " + path);
-      }
-      datasets_.push_back(ds);
+      datasets_.push_back(file_.create_appendable(c.name, type_of(c.type), 64));
       order += (order.empty() ? "" : ",") + c.name;
     }
-    write_attr("columns", order);
-    for (const auto& [k, v] : attrs) write_attr(k, v);
-    H5Fflush(file_, H5F_SCOPE_LOCAL);
+    file_.set_string_attribute("columns", order);
+    for (const auto& [k, v] : attrs) file_.set_string_attribute(k, v);
+    file_.flush();
   }
-  ~Hdf5Writer() override { close(); }
+  ~Hdf5Writer() override {
+    try {
+      close();
+    } catch (const std::exception&) {
+      // close() is where failures are reported; a destructor only cleans up.
+    }
+  }
   void write_row(const std::vector<Cell>& cells) override {
     check_cells(cols_, cells);
     std::lock_guard<std::mutex> lock(mu_);
-    std::lock_guard<std::recursive_mutex> h5(checkpoint::hdf5_mutex());
-    if (file_ < 0) throw std::runtime_error("table already closed");
-    const hsize_t n = rows_;
-    const hsize_t new_size[1] = {n + 1}, start[1] = {n}, count[1] = {1};
-    for (std::size_t i = 0; i < cols_.size(); ++i) {
-      hid_t ds = datasets_[i];
-      bool ok = H5Dset_extent(ds, new_size) >= 0;
-      hid_t fspace = H5Dget_space(ds);
-      ok = ok && H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, nullptr, count, nullptr) >= 0;
-      hid_t mspace = H5Screate_simple(1, count, nullptr);
-      if (const auto* s = std::get_if<std::string>(&cells[i])) {
-        const char* p = s->c_str();
-        ok = ok && H5Dwrite(ds, str_type_, mspace, fspace, H5P_DEFAULT, &p) >= 0;
-      } else if (const auto* d = std::get_if<double>(&cells[i])) {
-        ok = ok && H5Dwrite(ds, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT, d) >= 0;
-      } else {
-        const auto& v = std::get<std::vector<double>>(cells[i]);
-        hvl_t h{v.size(), const_cast<double*>(v.data())};
-        ok = ok && H5Dwrite(ds, vlen_type_, mspace, fspace, H5P_DEFAULT, &h) >= 0;
+    h5::Lock hl;  // the whole row at once
+    if (!file_.valid()) throw std::runtime_error("table already closed");
+    try {
+      for (std::size_t i = 0; i < cols_.size(); ++i) {
+        if (const auto* s = std::get_if<std::string>(&cells[i])) {
+          datasets_[i].append(*s);
+        } else if (const auto* d = std::get_if<double>(&cells[i])) {
+          datasets_[i].append(*d);
+        } else {
+          datasets_[i].append(std::get<std::vector<double>>(cells[i]));
+        }
       }
-      H5Sclose(mspace);
-      H5Sclose(fspace);
-      if (!ok) throw std::runtime_error("HDF5 write failed for column '" + cols_[i].name + "'");
+      file_.flush();
+    } catch (const std::runtime_error&) {
+      failed_ = true;
+      throw;
     }
-    H5Fflush(file_, H5F_SCOPE_LOCAL);
     ++rows_;
   }
+  /// Closes the file; after a failed write it removes the file (HDF5 cannot keep a consistent
+  /// file on a full disk) and says so.
   void close() override {
     std::lock_guard<std::mutex> lock(mu_);
-    std::lock_guard<std::recursive_mutex> h5(checkpoint::hdf5_mutex());
-    for (hid_t ds : datasets_) H5Dclose(ds);
+    h5::Lock hl;
+    if (!file_.valid()) return;
     datasets_.clear();
-    if (str_type_ >= 0) H5Tclose(str_type_);
-    if (vlen_type_ >= 0) H5Tclose(vlen_type_);
-    str_type_ = vlen_type_ = -1;
-    if (file_ >= 0) H5Fclose(file_);
-    file_ = -1;
+    try {
+      file_.close();
+    } catch (const std::runtime_error& e) {
+      failed_ = true;
+      std::remove(path_.c_str());
+      throw std::runtime_error(std::string(e.what()) + " (incomplete file removed)");
+    }
+    if (failed_) {
+      std::remove(path_.c_str());
+      throw std::runtime_error(path_ + ": an earlier write failed (incomplete file removed)");
+    }
   }
   std::size_t rows() const override { return rows_; }
 
  private:
-  hid_t type_of(ColumnType t) const {
+  static h5::Type type_of(ColumnType t) {
     switch (t) {
       case ColumnType::String:
-        return str_type_;
+        return h5::Type::String;
       case ColumnType::Number:
-        return H5T_IEEE_F64LE;
+        return h5::Type::F64;
       case ColumnType::Vector:
-        return vlen_type_;
+        return h5::Type::F64List;
     }
-    return -1;
+    return h5::Type::F64;
   }
-  void write_attr(const std::string& key, const std::string& value) {
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(file_, key.c_str(), str_type_, space, H5P_DEFAULT, H5P_DEFAULT);
-    const char* p = value.c_str();
-    if (a >= 0) {
-      H5Awrite(a, str_type_, &p);
-      H5Aclose(a);
-    }
-    H5Sclose(space);
-  }
+  std::string path_;
   std::vector<Column> cols_;
-  hid_t file_ = -1, str_type_ = -1, vlen_type_ = -1;
-  std::vector<hid_t> datasets_;
+  h5::File file_;
+  std::vector<h5::Dataset> datasets_;
   std::mutex mu_;
   std::size_t rows_ = 0;
+  bool failed_ = false;
 };
 
 }  // namespace

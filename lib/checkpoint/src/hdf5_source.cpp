@@ -1,13 +1,17 @@
 // TensorSource over HDF5 files: muft checkpoints (the tensors of /parameters,
-// original names) and any other HDF5 file (every numeric dataset of rank >= 2,
-// named by its path). All HDF5 calls hold the global HDF5 mutex.
+// original names, each checked against its stored CRC-32) and any other HDF5 file (every
+// numeric dataset of rank >= 2, named by its path; rank >= 2 datasets of number-like types
+// that cannot be read as floats, such as complex numbers, are listed with a skip reason).
+// All HDF5 calls hold the global HDF5 mutex.
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <unordered_map>
 
+#include "global_heap.h"
 #include "hdf5_util.h"
 #include "muft_hdf5.h"
 #include "sources.h"
@@ -17,12 +21,14 @@ namespace {
 
 struct Entry {
   TensorInfo info;
-  std::string link;  // HDF5 path of the dataset, relative to the root group
+  std::string link;         // HDF5 path of the dataset, relative to the root group
+  StoredChecksum checksum;  // muft checkpoints only
 };
 
-// Classifies a dataset's element type for the generic reader; false for
-// types that are not tensors (strings, compounds, enums, references, ...).
-bool generic_dtype(hid_t type, DType* out) {
+// Classifies a dataset's element type for the generic reader: true with *out set for the
+// numeric types muft reads; false with *why set for number-like types it cannot convert; false
+// with *why empty for types that are not tensors at all (strings, enums, references, ...).
+bool generic_dtype(hid_t type, DType* out, std::string* why) {
   const H5T_class_t cls = H5Tget_class(type);
   const std::size_t size = H5Tget_size(type);
   if (cls == H5T_FLOAT) {
@@ -35,7 +41,8 @@ bool generic_dtype(hid_t type, DType* out) {
       H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize);
       *out = esize == 8 ? DType::BF16 : DType::F16;  // h5py float16 has esize 5
     } else {
-      return false;  // e.g. 80-bit long double: not read
+      *why = fmt::format("{}-byte floating-point type is not supported", size);
+      return false;  // e.g. 80-bit long double
     }
     return true;
   }
@@ -55,14 +62,31 @@ bool generic_dtype(hid_t type, DType* out) {
         *out = s ? DType::I8 : DType::U8;
         return true;
       default:
+        *why = fmt::format("{}-byte integer type is not supported", size);
         return false;
     }
+  }
+  if (cls == H5T_COMPOUND) {
+    const int members = H5Tget_nmembers(type);
+    bool two_floats = members == 2;
+    for (int i = 0; i < members && two_floats; ++i) {
+      const hid_t m = H5Tget_member_type(type, static_cast<unsigned>(i));
+      two_floats = m >= 0 && H5Tget_class(m) == H5T_FLOAT;
+      if (m >= 0) H5Tclose(m);
+    }
+    *why = two_floats ? "complex numbers (compound of two floats) are not supported"
+                      : fmt::format("compound HDF5 datatype ({} fields) is not a tensor",
+                                    members < 0 ? 0 : members);
+    return false;
+  }
+  if (cls == H5T_ARRAY) {
+    *why = "HDF5 array datatype (an array per element) is not supported";
+    return false;
   }
   return false;
 }
 
 struct VisitState {
-  hid_t file;
   const std::string* path;
   std::vector<Entry>* entries;
   std::string error;
@@ -81,17 +105,23 @@ herr_t visit_cb(hid_t root, const char* name, const H5O_info_t* info, void* data
   Handle space(H5Dget_space(dset), H5Sclose);
   if (!type.valid() || !space.valid()) return 0;
   const int rank = H5Sget_simple_extent_ndims(space.get());
-  DType t;
-  if (rank < 2 || H5Sget_simple_extent_type(space.get()) != H5S_SIMPLE ||
-      !generic_dtype(type.get(), &t)) {
-    return 0;
-  }
+  if (rank < 2 || H5Sget_simple_extent_type(space.get()) != H5S_SIMPLE) return 0;
+  DType t = DType::U8;
+  std::string why;
+  if (!generic_dtype(type.get(), &t, &why) && why.empty()) return 0;
   std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
-  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  if (H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0) return 0;
   Entry e;
   e.info.name = name;
   e.info.dtype = t;
-  for (hsize_t x : dims) e.info.shape.push_back(static_cast<int64_t>(x));
+  e.info.skip_reason = why;
+  for (hsize_t x : dims) {
+    if (x > static_cast<hsize_t>(INT64_MAX)) {
+      st->error = fmt::format("{}: dataset '{}': dimension too large", *st->path, name);
+      return -1;
+    }
+    e.info.shape.push_back(static_cast<int64_t>(x));
+  }
   e.link = name;
   st->entries->push_back(std::move(e));
   return 0;
@@ -99,19 +129,25 @@ herr_t visit_cb(hid_t root, const char* name, const H5O_info_t* info, void* data
 
 class Hdf5Source final : public TensorSource {
  public:
-  explicit Hdf5Source(const std::string& path) : path_(path) {
+  // Takes an open file (read-only); `path` names it in messages. `image` (size bytes) is the
+  // file's content when it was opened from memory, null for a file on disk.
+  Hdf5Source(Handle file, const std::string& path, const void* image, std::size_t size)
+      : path_(path), file_(std::move(file)) {
     Hdf5Lock lock;
-    Handle fapl = file_access_plist(path);
-    file_ = Handle(
-        check_id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), path, "cannot open HDF5 file"),
-        H5Fclose);
     std::vector<Entry> entries;
     muft_ = has_attribute(file_.get(), "muft_format");
     if (muft_) {
+      // A muft checkpoint's strings (format, dtypes) live in HDF5's global heap.
+      if (image) {
+        check_global_heaps(static_cast<const unsigned char*>(image), size, path);
+      } else {
+        check_global_heaps_file(path);
+      }
       check_muft_format(file_.get(), path);
       Handle group(check_id(H5Gopen2(file_.get(), "parameters", H5P_DEFAULT), path,
                             "muft checkpoint without group /parameters"),
                    H5Gclose);
+      std::size_t unverified = 0;
       for (const auto& link : group_links(group.get(), path, "/parameters")) {
         const std::string what = "parameters/" + link;
         Handle d(check_id(H5Dopen2(group.get(), link.c_str(), H5P_DEFAULT), path,
@@ -121,22 +157,40 @@ class Hdf5Source final : public TensorSource {
         e.info.name = unescape_link_name(link, path);
         e.info.dtype = muft_dataset_dtype(d.get(), path, what);
         e.info.shape = dataset_shape(d.get(), path, what);
+        e.info.numel();  // validates the shape before anything is sized from it
+        e.checksum = read_stored_checksum(d.get(), path);
+        if (!e.checksum.present) ++unverified;
         e.link = what;
         entries.push_back(std::move(e));
       }
+      if (unverified > 0) {
+        note_ = unverified == entries.size()
+                    ? "muft checkpoint without checksums (written before muft stored them): "
+                      "its data could not be verified"
+                    : fmt::format(
+                          "{} of {} tensors without a checksum: their data could not be "
+                          "verified",
+                          unverified, entries.size());
+      }
     } else {
-      VisitState st{file_.get(), &path_, &entries, {}};
+      VisitState st{&path_, &entries, {}};
       if (H5Ovisit(file_.get(), H5_INDEX_NAME, H5_ITER_INC, visit_cb, &st) < 0) {
-        if (!st.error.empty()) throw std::runtime_error(st.error);
+        if (!st.error.empty()) {
+          error_stack_summary();
+          throw std::runtime_error(st.error);
+        }
         check_id(-1, path, "cannot list the datasets");
       }
+      for (const Entry& e : entries) e.info.numel();  // validates every listed shape
     }
+    error_stack_summary();
     std::sort(entries.begin(), entries.end(),
               [](const Entry& a, const Entry& b) { return a.info.name < b.info.name; });
     for (auto& e : entries) {
       index_.emplace(e.info.name, infos_.size());
       infos_.push_back(e.info);
       links_.push_back(e.link);
+      checksums_.push_back(e.checksum);
     }
   }
   ~Hdf5Source() override {
@@ -152,6 +206,7 @@ class Hdf5Source final : public TensorSource {
   }
   const std::string& path() const override { return path_; }
   const char* format() const override { return muft_ ? "muft-hdf5" : "hdf5"; }
+  std::string note() const override { return note_; }
 
  private:
   template <typename Out>
@@ -160,6 +215,10 @@ class Hdf5Source final : public TensorSource {
     if (it == index_.end()) throw std::out_of_range(path_ + ": no tensor named '" + name + "'");
     const TensorInfo& info = infos_[it->second];
     const std::string& link = links_[it->second];
+    if (!info.skip_reason.empty()) {
+      throw std::runtime_error(
+          fmt::format("{}: tensor '{}': {}", path_, info.name, info.skip_reason));
+    }
     if (!is_floating(info.dtype)) throw_not_floating(path_, info);
     const std::size_t n = static_cast<std::size_t>(info.numel());
     const std::string what = fmt::format("tensor '{}'", name);
@@ -168,15 +227,8 @@ class Hdf5Source final : public TensorSource {
         check_id(H5Dopen2(file_.get(), link.c_str(), H5P_DEFAULT), path_, "cannot open " + what),
         H5Dclose);
     // The shape may not have changed since the source was opened (same open file).
-    if (muft_ && (info.dtype == DType::F16 || info.dtype == DType::BF16)) {
-      // muft stores half types as their uint16 bit patterns.
-      std::vector<unsigned char> raw(2 * n);
-      if (n) {
-        check_err(H5Dread(d.get(), H5T_NATIVE_UINT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()),
-                  path_, "cannot read " + what);
-      }
-      out.resize(n);
-      convert_elements(raw.data(), info.dtype, n, out.data());
+    if (muft_) {
+      read_muft(d.get(), info, checksums_[it->second], n, what, out);
       return;
     }
     if (info.dtype == DType::F64 && sizeof(Out) == 4) {
@@ -199,18 +251,59 @@ class Hdf5Source final : public TensorSource {
     }
   }
 
+  // A muft dataset holds the tensor's raw little-endian bytes: read them as stored, check the
+  // checksum over exactly those bytes, then convert (F16/BF16 are uint16 bit patterns).
+  template <typename Out>
+  void read_muft(hid_t d, const TensorInfo& info, const StoredChecksum& checksum, std::size_t n,
+                 const std::string& what, std::vector<Out>& out) const {
+    const std::size_t esize = dtype_size(info.dtype);
+    const bool same =
+        esize == sizeof(Out) && (info.dtype == DType::F64 || info.dtype == DType::F32);
+    if (same) {  // straight into the output, no copy
+      out.resize(n);
+      if (n) {
+        check_err(H5Dread(d, native_type(info.dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()),
+                  path_, "cannot read " + what);
+      }
+      check_checksum(checksum, out.data(), n * esize, path_, info.name, "parameters");
+      return;
+    }
+    std::vector<unsigned char> raw(n * esize);
+    if (n) {
+      check_err(H5Dread(d, native_type(info.dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()),
+                path_, "cannot read " + what);
+    }
+    check_checksum(checksum, raw.data(), raw.size(), path_, info.name, "parameters");
+    out.resize(n);
+    convert_elements(raw.data(), info.dtype, n, out.data());
+  }
+
   std::string path_;
   Handle file_;
   bool muft_ = false;
+  std::string note_;
   std::vector<TensorInfo> infos_;
   std::vector<std::string> links_;
+  std::vector<StoredChecksum> checksums_;
   std::unordered_map<std::string, std::size_t> index_;
 };
 
 }  // namespace
 
 std::unique_ptr<TensorSource> open_hdf5_source(const std::string& path) {
-  return std::make_unique<Hdf5Source>(path);
+  Hdf5Lock lock;
+  Handle fapl = file_access_plist(path);
+  Handle file(
+      check_id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), path, "cannot open HDF5 file"),
+      H5Fclose);
+  return std::make_unique<Hdf5Source>(std::move(file), path, nullptr, 0);
+}
+
+std::unique_ptr<TensorSource> open_hdf5_image(const void* data, std::size_t size,
+                                              const std::string& name) {
+  Hdf5Lock lock;
+  Handle file = open_file_image(data, size, name);
+  return std::make_unique<Hdf5Source>(std::move(file), name, data, size);
 }
 
 }  // namespace muft::checkpoint::detail

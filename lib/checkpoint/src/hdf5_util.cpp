@@ -18,28 +18,27 @@ namespace muft::checkpoint::detail {
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "muft::checkpoint assumes a little-endian host (raw tensor bytes are little-endian)");
 
-Hdf5Lock::Hdf5Lock() : lock_(hdf5_mutex()) {
-  H5Eget_auto2(H5E_DEFAULT, &saved_func_, &saved_data_);
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-}
-
-Hdf5Lock::~Hdf5Lock() {
-  H5Eset_auto2(H5E_DEFAULT, saved_func_, saved_data_);
-}
-
 namespace {
+struct Walk {
+  std::string outer, inner;
+};
 herr_t walk_cb(unsigned /*n*/, const H5E_error2_t* err, void* data) {
-  auto* out = static_cast<std::string*>(data);
-  if (err && err->desc && err->desc[0]) *out = err->desc;  // keep the innermost
+  auto* w = static_cast<Walk*>(data);
+  if (err && err->desc && err->desc[0]) {
+    if (w->outer.empty()) w->outer = err->desc;
+    w->inner = err->desc;
+  }
   return 0;
 }
 }  // namespace
 
-std::string hdf5_error_detail() {
-  std::string detail;
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &detail);
+std::string error_stack_summary() {
+  Walk w;
+  // Downward: from the API function the caller made to the innermost cause.
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &w);
   H5Eclear2(H5E_DEFAULT);
-  return detail;
+  if (w.inner.empty() || w.inner == w.outer) return w.inner;
+  return w.inner + " (" + w.outer + ")";
 }
 
 Handle file_access_plist(const std::string& file) {
@@ -51,9 +50,21 @@ Handle file_access_plist(const std::string& file) {
   return fapl;
 }
 
+Handle open_file_image(const void* data, std::size_t size, const std::string& name) {
+  if (!data || size == 0) throw std::runtime_error(name + ": empty HDF5 image");
+  Handle fapl(check_id(H5Pcreate(H5P_FILE_ACCESS), name, "cannot create file access list"),
+              H5Pclose);
+  check_err(H5Pset_fapl_core(fapl.get(), 64 * 1024, false), name, "cannot select the core driver");
+  check_err(H5Pset_file_image(fapl.get(), const_cast<void*>(data), size), name,
+            "cannot set the file image");
+  return Handle(
+      check_id(H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl.get()), name, "cannot open HDF5 image"),
+      H5Fclose);
+}
+
 hid_t check_id(hid_t id, const std::string& file, const std::string& what) {
   if (id < 0) {
-    const std::string detail = hdf5_error_detail();
+    const std::string detail = error_stack_summary();
     throw std::runtime_error(
         fmt::format("{}: {}{}", file, what, detail.empty() ? "" : " (HDF5: " + detail + ")"));
   }
@@ -177,20 +188,6 @@ std::string read_string_attribute(hid_t obj, const char* name, const std::string
   return out;
 }
 
-void write_string_attribute(hid_t obj, const char* name, const std::string& value,
-                            const std::string& file) {
-  const std::string what = fmt::format("cannot write attribute '{}'", name);
-  Handle type(check_id(H5Tcopy(H5T_C_S1), file, what), H5Tclose);
-  check_err(H5Tset_size(type.get(), H5T_VARIABLE), file, what);
-  check_err(H5Tset_cset(type.get(), H5T_CSET_UTF8), file, what);
-  Handle space(check_id(H5Screate(H5S_SCALAR), file, what), H5Sclose);
-  Handle attr(check_id(H5Acreate2(obj, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                       file, what),
-              H5Aclose);
-  const char* ptr = value.c_str();
-  check_err(H5Awrite(attr.get(), type.get(), &ptr), file, what);
-}
-
 int64_t read_int64_attribute(hid_t obj, const char* name, const std::string& file) {
   const std::string what = fmt::format("attribute '{}'", name);
   Handle attr(check_id(H5Aopen(obj, name, H5P_DEFAULT), file, "cannot open " + what), H5Aclose);
@@ -204,13 +201,19 @@ int64_t read_int64_attribute(hid_t obj, const char* name, const std::string& fil
   return v;
 }
 
-void write_int64_attribute(hid_t obj, const char* name, int64_t value, const std::string& file) {
-  const std::string what = fmt::format("cannot write attribute '{}'", name);
-  Handle space(check_id(H5Screate(H5S_SCALAR), file, what), H5Sclose);
-  Handle attr(check_id(H5Acreate2(obj, name, H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                       file, what),
-              H5Aclose);
-  check_err(H5Awrite(attr.get(), H5T_NATIVE_INT64, &value), file, what);
+uint32_t read_uint32_attribute(hid_t obj, const char* name, const std::string& file) {
+  const std::string what = fmt::format("attribute '{}'", name);
+  Handle attr(check_id(H5Aopen(obj, name, H5P_DEFAULT), file, "cannot open " + what), H5Aclose);
+  Handle type(check_id(H5Aget_type(attr.get()), file, what), H5Tclose);
+  Handle space(check_id(H5Aget_space(attr.get()), file, what), H5Sclose);
+  if (H5Tget_class(type.get()) != H5T_INTEGER || H5Tget_sign(type.get()) != H5T_SGN_NONE ||
+      H5Tget_size(type.get()) > 4 || H5Sget_simple_extent_npoints(space.get()) != 1) {
+    throw std::runtime_error(
+        fmt::format("{}: {} is not a single unsigned 32-bit integer", file, what));
+  }
+  uint32_t v = 0;
+  check_err(H5Aread(attr.get(), H5T_NATIVE_UINT32, &v), file, "cannot read " + what);
+  return v;
 }
 
 std::string escape_link_name(const std::string& name) {

@@ -1,34 +1,21 @@
 #pragma once
-// Private HDF5 helpers of muft::checkpoint: RAII handles, a lock that also
-// silences HDF5's automatic error printing, and small typed read/write helpers.
-// Every function here must be called while an Hdf5Lock is held.
+// Private HDF5 helpers of muft::checkpoint, below the public layer (muft/checkpoint/hdf5.h):
+// RAII handles, error checks and the typed read helpers of the checkpoint readers. Every
+// function here must be called while an h5::Lock is held.
 
 #include <hdf5.h>
 
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <vector>
 
-#include "muft/checkpoint/hdf5_lock.h"
+#include "muft/checkpoint/hdf5.h"
 #include "muft/checkpoint/tensor_source.h"
 
 namespace muft::checkpoint::detail {
 
-/// Holds hdf5_mutex() and turns HDF5's error-stack printing off for its
-/// lifetime (errors become exceptions with one-line messages instead).
-class Hdf5Lock {
- public:
-  Hdf5Lock();
-  ~Hdf5Lock();
-  Hdf5Lock(const Hdf5Lock&) = delete;
-  Hdf5Lock& operator=(const Hdf5Lock&) = delete;
-
- private:
-  std::unique_lock<std::recursive_mutex> lock_;
-  H5E_auto2_t saved_func_ = nullptr;
-  void* saved_data_ = nullptr;
-};
+/// The lock every HDF5 call of muft holds (muft/checkpoint/hdf5.h).
+using Hdf5Lock = h5::Lock;
 
 /// Owns one HDF5 identifier and closes it with the matching H5?close.
 class Handle {
@@ -61,13 +48,18 @@ class Handle {
   Closer closer_ = nullptr;
 };
 
-/// A file-access property list for muft's files: file locking is used where
-/// the file system supports it and silently skipped where it does not (NFS,
-/// some container mounts), instead of failing the open.
+/// A file-access property list for reading muft's files: file locking is used where the file
+/// system supports it and silently skipped where it does not (NFS, some container mounts),
+/// instead of failing the open.
 Handle file_access_plist(const std::string& file);
 
-/// The innermost message on the current HDF5 error stack ("" if none).
-std::string hdf5_error_detail();
+/// Opens an in-memory HDF5 file image read-only (HDF5's core driver; the bytes are copied).
+/// `name` identifies it in messages. Throws std::runtime_error for an empty or invalid image.
+Handle open_file_image(const void* data, std::size_t size, const std::string& name);
+
+/// A one-line summary of HDF5's current error stack ("outermost failure: innermost reason",
+/// "" if the stack is empty), and clears the stack.
+std::string error_stack_summary();
 /// Throws std::runtime_error("<file>: <what>[: <hdf5 detail>]") when id < 0.
 hid_t check_id(hid_t id, const std::string& file, const std::string& what);
 /// Same for herr_t results.
@@ -85,10 +77,9 @@ std::vector<int64_t> dataset_shape(hid_t dset, const std::string& file, const st
 bool has_attribute(hid_t obj, const char* name);
 /// Reads a string attribute (variable- or fixed-length).
 std::string read_string_attribute(hid_t obj, const char* name, const std::string& file);
-void write_string_attribute(hid_t obj, const char* name, const std::string& value,
-                            const std::string& file);
 int64_t read_int64_attribute(hid_t obj, const char* name, const std::string& file);
-void write_int64_attribute(hid_t obj, const char* name, int64_t value, const std::string& file);
+/// Reads an unsigned integer attribute of at most 32 bits (the checksums).
+uint32_t read_uint32_attribute(hid_t obj, const char* name, const std::string& file);
 
 /// muft's escaping of tensor names into HDF5 link names: '%' -> "%25",
 /// '/' -> "%2F", and a name that is exactly "." or ".." gets its dots as "%2E".

@@ -128,7 +128,7 @@ std::unique_ptr<TensorSource> open_source(const std::string& path) {
   {
     detail::Hdf5Lock lock;
     is_hdf5 = H5Fis_hdf5(path.c_str()) > 0;
-    detail::hdf5_error_detail();  // clear the error stack
+    detail::error_stack_summary();  // clear the error stack
   }
   if (is_hdf5) return detail::open_hdf5_source(path);
   if (ends_with(path, ".gguf")) return detail::open_gguf_file(path);  // names what is wrong

@@ -23,6 +23,9 @@ std::unique_ptr<TensorSource> open_pytorch_file(const std::string& path);
 std::unique_ptr<TensorSource> open_gguf_file(const std::string& path);
 /// An HDF5 file: "muft-hdf5" when the root has `muft_format`, else "hdf5".
 std::unique_ptr<TensorSource> open_hdf5_source(const std::string& path);
+/// The same reader over an in-memory HDF5 file image (HDF5's core driver), e.g. for fuzzing.
+std::unique_ptr<TensorSource> open_hdf5_image(const void* data, std::size_t size,
+                                              const std::string& name);
 
 /// Converts n little-endian elements of floating dtype t starting at src
 /// (any alignment: memcpy per element, never a pointer cast) into out.

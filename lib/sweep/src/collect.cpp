@@ -1,11 +1,12 @@
 #include "muft/sweep/collect.h"
 
-#include <hdf5.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -16,6 +17,7 @@
 #include <fmt/core.h>
 
 #include "muft/rundir/run_dir.h"
+#include "muft/checkpoint/hdf5.h"
 #include "muft/stats/csv.h"
 
 namespace fs = std::filesystem;
@@ -39,103 +41,54 @@ std::string num(double x) {
   return fmt::format("{}", x);
 }
 
-// ---- small RAII layer over the HDF5 C API ----
-class Hid {
- public:
-  Hid(hid_t id, herr_t (*close)(hid_t), const std::string& what) : id_(id), close_(close) {
-    if (id < 0) throw std::runtime_error("HDF5: cannot " + what);
-  }
-  ~Hid() {
-    if (id_ >= 0) close_(id_);
-  }
-  Hid(const Hid&) = delete;
-  Hid& operator=(const Hid&) = delete;
-  operator hid_t() const { return id_; }
-
- private:
-  hid_t id_;
-  herr_t (*close_)(hid_t);
-};
-
-void check(herr_t e, const std::string& what) {
-  if (e < 0) throw std::runtime_error("HDF5: cannot " + what);
-}
-
+/// results.h5 through muft's HDF5 layer: no modification times (same runs, same bytes), and
+/// every object addressed by its absolute path, as the layout in docs/formats.md lists it.
 class H5Writer {
  public:
-  explicit H5Writer(const std::string& path)
-      : fapl_(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "create fapl"),
-        gcpl_(H5Pcreate(H5P_GROUP_CREATE), H5Pclose, "create gcpl"),
-        dcpl_(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "create dcpl"),
-        acpl_(H5Pcreate(H5P_ATTRIBUTE_CREATE), H5Pclose, "create acpl"),
-        str_(H5Tcopy(H5T_C_S1), H5Tclose, "copy string type"),
-        file_(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl_), H5Fclose,
-              "create '" + path + "'") {
-    // No modification times in object headers: the same runs give the same bytes.
-    check(H5Pset_obj_track_times(gcpl_, 0), "set track times");
-    check(H5Pset_obj_track_times(dcpl_, 0), "set track times");
-    check(H5Tset_size(str_, H5T_VARIABLE), "set string size");
-    check(H5Tset_cset(str_, H5T_CSET_UTF8), "set string cset");
-  }
+  explicit H5Writer(const std::string& path) : file_(open(path)) {}
 
   /// Creates every missing group along an absolute path.
-  void ensure_group(const std::string& path) {
-    std::string cur;
-    std::stringstream ss(path);
-    std::string part;
-    while (std::getline(ss, part, '/')) {
-      if (part.empty()) continue;
-      cur += "/" + part;
-      const htri_t exists = H5Lexists(file_, cur.c_str(), H5P_DEFAULT);
-      if (exists > 0) continue;
-      Hid g(H5Gcreate2(file_, cur.c_str(), H5P_DEFAULT, gcpl_, H5P_DEFAULT), H5Gclose,
-            "create group " + cur);
-    }
-  }
-
+  void ensure_group(const std::string& path) { file_.create_group(path); }
   void attr(const std::string& obj, const std::string& name, const std::string& value) {
-    Hid o(H5Oopen(file_, obj.c_str(), H5P_DEFAULT), H5Oclose, "open " + obj);
-    Hid space(H5Screate(H5S_SCALAR), H5Sclose, "create scalar space");
-    Hid a(H5Acreate2(o, name.c_str(), str_, space, acpl_, H5P_DEFAULT), H5Aclose,
-          "create attribute " + name);
-    const char* p = value.c_str();
-    check(H5Awrite(a, str_, &p), "write attribute " + name);
+    file_.open(obj).set_string_attribute(name, value);
   }
   void attr(const std::string& obj, const std::string& name, double value) {
-    Hid o(H5Oopen(file_, obj.c_str(), H5P_DEFAULT), H5Oclose, "open " + obj);
-    Hid space(H5Screate(H5S_SCALAR), H5Sclose, "create scalar space");
-    Hid a(H5Acreate2(o, name.c_str(), H5T_IEEE_F64LE, space, acpl_, H5P_DEFAULT), H5Aclose,
-          "create attribute " + name);
-    check(H5Awrite(a, H5T_NATIVE_DOUBLE, &value), "write attribute " + name);
+    file_.open(obj).set_double_attribute(name, value);
   }
   void attr_int(const std::string& obj, const std::string& name, long long value) {
-    Hid o(H5Oopen(file_, obj.c_str(), H5P_DEFAULT), H5Oclose, "open " + obj);
-    Hid space(H5Screate(H5S_SCALAR), H5Sclose, "create scalar space");
-    Hid a(H5Acreate2(o, name.c_str(), H5T_STD_I64LE, space, acpl_, H5P_DEFAULT), H5Aclose,
-          "create attribute " + name);
-    check(H5Awrite(a, H5T_NATIVE_LLONG, &value), "write attribute " + name);
+    file_.open(obj).set_int64_attribute(name, static_cast<int64_t>(value));
   }
   void dataset(const std::string& path, const std::vector<double>& v) {
-    const hsize_t n = v.size();
-    Hid space(H5Screate_simple(1, &n, nullptr), H5Sclose, "create space");
-    Hid d(H5Dcreate2(file_, path.c_str(), H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl_, H5P_DEFAULT),
-          H5Dclose, "create dataset " + path);
-    if (n)
-      check(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()),
-            "write " + path);
+    file_.write_dataset(path, checkpoint::h5::Type::F64, {v.size()}, v.data());
   }
   void dataset(const std::string& path, const std::vector<std::string>& v) {
-    const hsize_t n = v.size();
-    std::vector<const char*> ptrs;
-    for (const auto& s : v) ptrs.push_back(s.c_str());
-    Hid space(H5Screate_simple(1, &n, nullptr), H5Sclose, "create space");
-    Hid d(H5Dcreate2(file_, path.c_str(), str_, space, H5P_DEFAULT, dcpl_, H5P_DEFAULT), H5Dclose,
-          "create dataset " + path);
-    if (n) check(H5Dwrite(d, str_, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "write " + path);
+    file_.write_strings(path, v);
   }
+  /// Closes the file; throws if any write failed (e.g. the disk is full).
+  void close() { file_.close(); }
 
  private:
-  Hid fapl_, gcpl_, dcpl_, acpl_, str_, file_;
+  static checkpoint::h5::File open(const std::string& path) {
+    checkpoint::h5::FileOptions o;
+    o.track_times = false;
+    return checkpoint::h5::File::create(path, o);
+  }
+  checkpoint::h5::File file_;
+};
+
+/// Removes the temporary files of one collect unless they were renamed into place.
+class TempFiles {
+ public:
+  explicit TempFiles(std::vector<std::string> paths) : paths_(std::move(paths)) {}
+  ~TempFiles() {
+    for (const auto& p : paths_) std::remove(p.c_str());
+  }
+  TempFiles(const TempFiles&) = delete;
+  TempFiles& operator=(const TempFiles&) = delete;
+  void keep() { paths_.clear(); }
+
+ private:
+  std::vector<std::string> paths_;
 };
 
 struct RunsTable {
@@ -208,6 +161,12 @@ RunsTable runs_table(const std::vector<CollectedRun>& runs) {
     for (std::size_t i = 0; i < nums.size(); ++i) t.nums[i].push_back(nums[i]);
   }
   return t;
+}
+
+// A stream's failure, with the system's reason when it left one.
+std::string write_error(const std::string& path) {
+  const int err = errno;
+  return "cannot write '" + path + "'" + (err ? std::string(": ") + std::strerror(err) : "");
 }
 
 void rename_into_place(const std::string& tmp, const std::string& path) {
@@ -295,8 +254,10 @@ std::vector<std::string> write_results(const ExperimentSpec& spec,
   const std::string runs_csv = stem + "_runs.csv", metrics_csv = stem + "_metrics.csv";
   const std::string suffix = ".tmp." + std::to_string(::getpid());
   const RunsTable t = runs_table(runs);
+  // On any failure (full disk, unwritable directory) no temporary file is left behind.
+  TempFiles temps({out_h5 + suffix, runs_csv + suffix, metrics_csv + suffix});
 
-  {  // HDF5
+  try {  // HDF5
     H5Writer h(out_h5 + suffix);
     h.attr("/", "format", std::string("muft-sweep-results"));
     h.attr_int("/", "format_version", 1);
@@ -348,9 +309,13 @@ std::vector<std::string> write_results(const ExperimentSpec& spec,
       h.dataset("/table/" + t.text_cols[i], t.text[i]);
     for (std::size_t i = 0; i < t.num_cols.size(); ++i)
       h.dataset("/table/" + t.num_cols[i], t.nums[i]);
+    h.close();
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error("cannot write " + out_h5 + ": " + e.what());
   }
 
   {  // runs CSV
+    errno = 0;
     std::ofstream out(runs_csv + suffix);
     std::string header;
     for (const auto& c : t.text_cols) header += (header.empty() ? "" : ",") + c;
@@ -363,9 +328,11 @@ std::vector<std::string> write_results(const ExperimentSpec& spec,
       for (std::size_t i = 0; i < t.num_cols.size(); ++i) line += "," + num(t.nums[i][row]);
       out << line << "\n";
     }
-    if (!out) throw std::runtime_error("cannot write '" + runs_csv + "'");
+    out.close();
+    if (!out) throw std::runtime_error(write_error(runs_csv));
   }
   {  // metrics CSV (long format)
+    errno = 0;
     std::ofstream out(metrics_csv + suffix);
     // The core columns, then every task column of any run, in order of first appearance.
     std::vector<std::string> columns;
@@ -386,11 +353,13 @@ std::vector<std::string> write_results(const ExperimentSpec& spec,
         out << "\n";
       }
     }
-    if (!out) throw std::runtime_error("cannot write '" + metrics_csv + "'");
+    out.close();
+    if (!out) throw std::runtime_error(write_error(metrics_csv));
   }
   rename_into_place(out_h5 + suffix, out_h5);
   rename_into_place(runs_csv + suffix, runs_csv);
   rename_into_place(metrics_csv + suffix, metrics_csv);
+  temps.keep();
   return {out_h5, runs_csv, metrics_csv};
 }
 

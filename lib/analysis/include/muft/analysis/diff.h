@@ -26,8 +26,9 @@ struct DiffTotals {
   double norm_sq = 0;   ///< Σ ‖W‖_F²
   double base_sq = 0;   ///< Σ ‖W0‖_F²
   int64_t tensors = 0;
-  /// Adds one tensor's DiffMetrics (ignored when its norms are not finite).
-  void add(const DiffMetrics& d);
+  /// Adds one tensor's DiffMetrics; returns false (and adds nothing) when its distance or
+  /// norms are not finite.
+  bool add(const DiffMetrics& d);
   /// The distances of the concatenation of all added tensors (delta metrics left empty).
   DiffMetrics total() const;
 };

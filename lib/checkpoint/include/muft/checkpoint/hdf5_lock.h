@@ -1,8 +1,9 @@
 #pragma once
 /// \file hdf5_lock.h
-/// The serial HDF5 library is not thread-safe. Every HDF5 call made by
-/// muft::checkpoint holds this process-wide mutex; other modules that call
-/// HDF5 directly (result writers, tests) should hold it too when they may run
+/// The serial HDF5 library is not thread-safe. Every HDF5 call muft makes holds
+/// this process-wide mutex: the readers of muft::checkpoint and muft's HDF5
+/// layer (hdf5.h, used by every HDF5 writer) take it through h5::Lock. Code that
+/// calls HDF5 directly (tests) should take an h5::Lock too when it may run
 /// concurrently with a TensorSource read.
 
 #include <mutex>

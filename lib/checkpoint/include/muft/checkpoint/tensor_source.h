@@ -55,6 +55,9 @@ class TensorSource {
   /// "muft-hdf5", "hdf5", "safetensors", "safetensors-sharded", "pytorch",
   /// "pytorch-sharded" or "gguf".
   virtual const char* format() const = 0;
+  /// A remark on the source as a whole that readers of results should see, "" when none: e.g.
+  /// a muft checkpoint without checksums, whose data could not be verified.
+  virtual std::string note() const { return {}; }
 };
 
 /// Opens any supported checkpoint: *.safetensors, a *.index.json of sharded
