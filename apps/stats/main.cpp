@@ -13,9 +13,9 @@
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
+#include <nlohmann/json.hpp>
 #include "muft/app/cli.h"
 #include "muft/app/outputs.h"
-#include <nlohmann/json.hpp>
 
 #include "muft/stats/csv.h"
 #include "muft/stats/gap_reduction.h"
@@ -297,7 +297,8 @@ int main(int argc, char** argv) {
 
   return muft::app::run_app("muft-stats", app, argc, argv, [&]() -> int {
     if (*meta) {
-      muft::app::check_outputs({{"--json", mo.json}}, {{"--table", mo.table}, {"--seeds", mo.seeds}});
+      muft::app::check_outputs({{"--json", mo.json}},
+                               {{"--table", mo.table}, {"--seeds", mo.seeds}});
       mo.confidence = confidence;
       return run_meta(mo);
     }

@@ -139,7 +139,7 @@ set +e
   > full.out 2> full.err)
 rc=$?
 set -e
-[ "$rc" -eq 2 ] || fail "disk full: exit $rc, expected 2: $(head -c 400 full.err)"
+[ "$rc" -eq 1 ] || fail "disk full: exit $rc, expected 1: $(head -c 400 full.err)"
 [ "$(wc -l < full.err)" -eq 1 ] || fail "disk full: not one error line: $(head -c 400 full.err)"
 grep -q "^muft-analyze: error: writing full.h5 failed: .*File too large" full.err ||
   fail "disk full message: $(cat full.err)"

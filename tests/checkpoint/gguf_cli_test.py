@@ -125,7 +125,7 @@ with open(c.path("cut.gguf"), "wb") as f:
     f.write(good[: len(good) - 100])
 write_gguf("lying.gguf", tensors, tensor_count=1 << 40)
 c.run("spectra", c.path("model.gguf"), c.path("cut.gguf"), c.path("lying.gguf"), "-o",
-      c.path("bad.csv"), expect=1)
+      c.path("bad.csv"), expect=2)
 bad = {os.path.basename(r["file"]): r for r in c.read_csv("bad.csv") if r["status"] == "error"}
 assert set(bad) == {"cut.gguf", "lying.gguf"}, bad
 assert "run past the end of the file" in bad["cut.gguf"]["reason"], bad["cut.gguf"]

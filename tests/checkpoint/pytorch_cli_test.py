@@ -188,7 +188,7 @@ class Evil:
 
 
 torch.save({"weight": torch.ones(2, 2), "payload": Evil()}, c.path("evil.pt"))
-p = c.run("spectra", c.path("evil.pt"), "-o", c.path("evil.csv"), expect=1)
+p = c.run("spectra", c.path("evil.pt"), "-o", c.path("evil.csv"), expect=2)
 err = [r for r in c.read_csv("evil.csv") if r["status"] == "error"]
 # pickle names the function by its defining module: posix.system on Linux (os.system elsewhere).
 assert len(err) == 1 and any(f"global '{m}.system' is not allowed" in err[0]["reason"]
@@ -197,7 +197,7 @@ assert not os.path.exists(marker), "the payload ran"
 
 # 10. The legacy format: one error row that says how to convert.
 torch.save(sd, c.path("legacy.pt"), _use_new_zipfile_serialization=False)
-c.run("spectra", c.path("legacy.pt"), "-o", c.path("legacy.csv"), expect=1)
+c.run("spectra", c.path("legacy.pt"), "-o", c.path("legacy.csv"), expect=2)
 lrow = c.read_csv("legacy.csv")
 assert len(lrow) == 1 and "legacy torch.save format" in lrow[0]["reason"], lrow
 assert "torch.save(torch.load(" in lrow[0]["reason"], lrow

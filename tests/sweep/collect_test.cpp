@@ -177,6 +177,8 @@ TEST_F(CollectTest, MetricsRowCutOffByAKilledWriterIsIgnoredAndCounted) {
   EXPECT_EQ(loaded[1].rows(), 1u);
   EXPECT_EQ(loaded[1].incomplete_rows, 1u);
   EXPECT_EQ(loaded[1].final_value("val_ppl"), 7.5);  // never the shortened 4
+}
+
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream ss;
@@ -185,7 +187,7 @@ std::string slurp(const std::string& path) {
 }
 
 // Runs in a forked child: collects twice into `out` under file size limits that stop first the
-// HDF5 file, then the long metrics CSV, half-way (writes past the limit fail with EFBIG, as on a
+// HDF5 file, then the long metrics CSV, part-way (writes past the limit fail with EFBIG, as on a
 // full disk). Returns the number of failed checks, each printed on stderr.
 int collect_past_limits(const ExperimentSpec& spec, const std::vector<CollectedRun>& runs,
                         const std::string& out) {
@@ -202,9 +204,12 @@ int collect_past_limits(const ExperimentSpec& spec, const std::vector<CollectedR
   for (const auto& f : files) before.push_back(slurp(f));
   const std::uintmax_t h5_size = std::filesystem::file_size(out);
   const std::uintmax_t csv_size = std::filesystem::file_size(files[2]);
-  expect(csv_size > 2 * h5_size, "the fixture's metrics CSV is the largest file");
+  expect(csv_size > h5_size + h5_size / 4, "the fixture's metrics CSV is the largest file (" +
+                                               std::to_string(csv_size) + " vs " +
+                                               std::to_string(h5_size) + " bytes)");
   std::signal(SIGXFSZ, SIG_IGN);
-  for (const std::uintmax_t limit : {h5_size / 2, 2 * h5_size}) {
+  // The second limit lets the HDF5 file and the runs CSV through and stops the metrics CSV.
+  for (const std::uintmax_t limit : {h5_size / 2, (h5_size + csv_size) / 2}) {
     rlimit rl;
     getrlimit(RLIMIT_FSIZE, &rl);
     rl.rlim_cur = static_cast<rlim_t>(limit);
@@ -235,12 +240,20 @@ int collect_past_limits(const ExperimentSpec& spec, const std::vector<CollectedR
 
 TEST_F(CollectTest, FullDiskLeavesNoTemporaryFilesAndKeepsEarlierResults) {
   MakeRun(runs_[0], 10, {1, 0, 0, 1});
-  // A long metrics.csv of one column: small in HDF5, large in the long CSV.
+  // A long metrics.csv of numbers with many digits: 8 bytes each in HDF5, about 20 characters
+  // each in the long CSV, so the CSV is the largest file.
   fs::create_directories(runs_[1].dir);
   {
-    std::vector<std::vector<double>> rows;
-    for (int i = 0; i < 20000; ++i) rows.push_back({static_cast<double>(i), 1, 2.5});
-    WriteMetrics(runs_[1].dir, rows);
+    rundir::Metrics m;
+    for (int i = 0; i < 20000; ++i) {
+      rundir::MetricsRow row;
+      row.step = i;
+      row.tokens = 1000003LL * i;
+      for (const auto& c : rundir::kCoreColumns)
+        if (!c.integer) c.set(row, (i + 1) / 3.0);
+      m.rows.push_back(row);
+    }
+    rundir::RunDir(runs_[1].dir).write_metrics(m);
   }
   Complete(runs_[1].dir);
   const auto loaded = load_runs(runs_);

@@ -41,10 +41,12 @@ def sweep(*args, sleep="0.003", spec=SPEC, check=None):
 
 
 def counts(out):
-    m = re.search(r"(\d+) already done, (\d+) completed now, (\d+) diverged, (\d+) failed, "
-                  r"(\d+) blocked, (\d+) running elsewhere \((\d+) launched, (\d+) resumed\)", out)
+    m = re.search(r"(\d+) already done, (\d+) completed now, (\d+) diverged, (\d+) collapsed, "
+                  r"(\d+) failed, (\d+) blocked, (\d+) running elsewhere \((\d+) launched, "
+                  r"(\d+) resumed\)", out)
     assert m, out
-    keys = ["done", "completed", "diverged", "failed", "blocked", "elsewhere", "launched", "resumed"]
+    keys = ["done", "completed", "diverged", "collapsed", "failed", "blocked", "elsewhere",
+            "launched", "resumed"]
     return dict(zip(keys, map(int, m.groups())))
 
 
@@ -97,7 +99,7 @@ for d in run_dirs(RUNS):
     inv = invocations(d)
     assert inv[0] == "fresh" and inv[-1].split()[0] in ("completed", "diverged") and len(inv) == 2, (d, inv)
 p = sweep("status", check=0)
-assert "26 done, 0 running, 0 interrupted, 0 pending, 4 diverged, 0 failed, 0 corrupt" in p.stdout, p.stdout
+assert "26 done, 0 running, 0 interrupted, 0 pending, 4 diverged, 0 collapsed, 0 failed, 0 corrupt" in p.stdout, p.stdout
 collect_to(os.path.join(T, "ref"))
 shutil.move(RUNS, os.path.join(T, "runs_ref"))
 

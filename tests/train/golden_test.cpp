@@ -16,8 +16,8 @@ namespace {
 
 const nlohmann::json& golden() {
   static const nlohmann::json j = [] {
-    std::string here = __FILE__;
-    const std::string path = here.substr(0, here.find_last_of('/')) + "/golden/optim_golden.json";
+    // The directory comes from CMake: __FILE__ is relative when a compiler cache rewrites paths.
+    const std::string path = std::string(MUFT_TRAIN_TEST_DIR) + "/golden/optim_golden.json";
     std::ifstream in(path);
     if (!in) throw std::runtime_error("cannot open " + path);
     return nlohmann::json::parse(in);

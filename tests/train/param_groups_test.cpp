@@ -67,8 +67,8 @@ TEST(ParamGroupsTest, AdamChoiceAndSingleSweptRate) {
   EXPECT_EQ(matrix.rule(), UpdateRule::kAdamW);
   EXPECT_EQ(matrix.adamw().lr, 0.03);
   EXPECT_EQ(matrix.adamw().beta2, 0.999);
-  EXPECT_EQ(find(gs, "embedding").adamw.lr, 0.03);
-  EXPECT_EQ(find(gs, "head").adamw.lr, 0.03);
+  EXPECT_EQ(find(gs, "embedding").adamw().lr, 0.03);
+  EXPECT_EQ(find(gs, "head").adamw().lr, 0.03);
 }
 
 TEST(ParamGroupsTest, FrozenParametersAreLeftOutAndScalarsGoToAdamW) {
@@ -86,7 +86,7 @@ TEST(ParamGroupsTest, FrozenParametersAreLeftOutAndScalarsGoToAdamW) {
   ASSERT_EQ(gs.size(), 2u);
   EXPECT_EQ(find(gs, "matrix").names, std::vector<std::string>{"w"});
   EXPECT_EQ(find(gs, "scalar").names, std::vector<std::string>{"bias"});
-  EXPECT_EQ(find(gs, "scalar").rule, UpdateRule::kAdamW);
+  EXPECT_EQ(find(gs, "scalar").rule(), UpdateRule::kAdamW);
   toy.w.set_requires_grad(false);
   toy.bias.set_requires_grad(false);
   EXPECT_THROW(build_param_groups(toy, o), std::invalid_argument);

@@ -393,7 +393,7 @@ std::size_t grid_size(const ExperimentSpec& spec) {
 std::vector<RunSpec> expand_grid(const ExperimentSpec& spec, const OutcomeFn& outcome) {
   if (const std::size_t n = grid_size(spec); n > kMaxGridRuns)
     throw std::invalid_argument(fmt::format(
-        "the grid of '{}' has up to {} runs, more than the {} one spec may hold: split it into "
+        "the grid of '{}' has {} runs, more than the {} one spec may hold: split it into "
         "several specs",
         spec.name,
         n == std::numeric_limits<std::size_t>::max() ? std::string("2^64 or more")
