@@ -45,11 +45,12 @@ function(muft_test name)
     DISCOVERY_TIMEOUT 60)
 endfunction()
 
-# muft_app(<name> SOURCES <...> DEPS <...>): a thin executable in build/bin.
+# muft_app(<name> SOURCES <...> DEPS <...>): a thin executable in build/bin. Every app links
+# muft::platform, whose start() each main() calls first (BLAS core selection, docs/platform.md).
 function(muft_app name)
   cmake_parse_arguments(A "" "" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${A_SOURCES})
-  target_link_libraries(${name} PRIVATE ${A_DEPS})
+  target_link_libraries(${name} PRIVATE ${A_DEPS} muft::platform)
   target_compile_options(${name} PRIVATE ${MUFT_WARNINGS})
   install(TARGETS ${name} RUNTIME DESTINATION bin)
 endfunction()

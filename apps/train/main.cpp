@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "muft/platform/startup.h"
 #include "muft/train/config.h"
 #include "muft/train/digits.h"
 #include "muft/train/distributed.h"
@@ -204,6 +205,9 @@ int execute(mt::TrainConfig cfg, const RunFlags& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (!muft::platform::start(
+          argv, [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }))
+    return 1;
   CLI::App app{
       "muft-train: pretrain a small GPT on byte-level text (GCIDE), fine-tune it (fortunes) with "
       "full or LoRA updates under AdamW, Muon or Muon-PE, resume runs bit-exactly, train data-"
