@@ -41,6 +41,23 @@ std::vector<std::string> self_cmdline() {
   return args;
 }
 
+/// Replaces this process by /proc/self/exe with `args` and the decision's OPENBLAS_CORETYPE plus
+/// the once-only marker. Returns only on failure: why, with the environment restored.
+std::string reexec(std::vector<std::string> args, const BlasDecision& decision) {
+  if (args.empty()) return "no command line to run again";
+  std::vector<char*> exec_argv;
+  for (std::string& a : args) exec_argv.push_back(a.data());
+  exec_argv.push_back(nullptr);
+  setenv(kCoretypeVar, decision.coretype.c_str(), 1);
+  setenv(kMarkerVar, decision.initial_core.c_str(), 1);
+  std::fflush(nullptr);  // what was written so far is neither lost nor written twice
+  execv("/proc/self/exe", exec_argv.data());
+  const int err = errno;
+  unsetenv(kCoretypeVar);  // both were unset, or the decision would not have been kReexec
+  unsetenv(kMarkerVar);
+  return std::strerror(err);
+}
+
 }  // namespace
 
 std::string openblas_corename() {
@@ -96,20 +113,11 @@ bool start(char** argv, const MessageSink& sink) {
     sink(prefix + decision.message);
     return false;
   }
-  if (decision.action == BlasDecision::Action::kReexec && !args.empty()) {
+  if (decision.action == BlasDecision::Action::kReexec) {
     sink(prefix + decision.message);
-    std::vector<char*> exec_argv;
-    for (std::string& a : args) exec_argv.push_back(a.data());
-    exec_argv.push_back(nullptr);
-    setenv(kCoretypeVar, decision.coretype.c_str(), 1);
-    setenv(kMarkerVar, decision.initial_core.c_str(), 1);
-    std::fflush(nullptr);  // what was written so far is not lost, nor written twice
-    execv("/proc/self/exe", exec_argv.data());
-    const int err = errno;
-    unsetenv(kCoretypeVar);
-    unsetenv(kMarkerVar);
-    sink(prefix + "could not re-execute /proc/self/exe (" + std::strerror(err) +
-         "); continuing with the " + decision.initial_core + " kernels");
+    const std::string why = reexec(args, decision);  // returns only when the exec failed
+    sink(prefix + "could not re-execute /proc/self/exe (" + why + "); continuing with the " +
+         decision.initial_core + " kernels");
   }
   const char* report = std::getenv(kReportVar);
   if (report != nullptr && std::strcmp(report, "1") == 0) {
