@@ -8,6 +8,12 @@
 # Env: MUFT_BENCH_SKIP_EXACT=1 skips the (slow) --svd exact run.
 # Goal (issue 3 §7): >= 3x faster than the faster reference at <= 1e-6 relative difference.
 # On a shared machine compare the CPU-time column too: wall times move with the load average.
+# Both sides run on the same OpenBLAS core (bench/platform.sh): muft-analyze applies
+# muft::platform's start-up (re-running itself when OpenBLAS fell back to old kernels) and the
+# reference gets the OPENBLAS_CORETYPE muft ran with; the last lines say which core each used.
+# Effect of the fallback on a machine whose OpenBLAS recognizes its CPU:
+#   OPENBLAS_CORETYPE=Prescott bench/analyze_bench.sh              # both sides on Prescott
+#   MUFT_PLATFORM_ASSUME_CORENAME=Prescott bench/analyze_bench.sh  # muft re-executes itself
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 build="${1:-build}"
@@ -15,6 +21,8 @@ work="${2:-/tmp/muft-analyze-bench}"
 bin="$build/bin/muft-analyze"
 py=/usr/bin/python3
 [ -x "$bin" ] || { echo "analyze_bench: $bin not found; build the muft-analyze target first" >&2; exit 2; }
+# shellcheck source=bench/platform.sh
+source "$here/platform.sh"
 mkdir -p "$work"
 ckpt="$work/bench.safetensors"
 if [ ! -f "$ckpt" ]; then
@@ -40,8 +48,11 @@ else
   read -r t_exact c_exact rss_exact < <(run_muft exact --svd exact)
 fi
 read -r t_fast c_fast rss_fast < <(run_muft fast --fast)
+line=$(platform_line "$work/muft_gram.time")
+core=$(python_coretype "$line")
+grep -v '^muft platform:' "$work/muft_gram.time" | grep 're-running with' || true
 echo "running Python reference (numpy float64, torch float32) ..."
-"$py" "$here/analyze_reference.py" "$ckpt" > "$work/reference.json"
+run_python "$core" "$py" "$here/analyze_reference.py" "$ckpt" > "$work/reference.json"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 "$py" - "$work" "$largest" "$t_gram" "$c_gram" "$rss_gram" "$t_exact" "$c_exact" "$rss_exact" \
@@ -85,3 +96,5 @@ for label in ("gram", "exact"):
               f"{worst(label, backend, 'stable_rank'):.2e}, entropy {worst(label, backend, 'svd_entropy'):.2e}")
 print(f"max relative difference muft fast  vs numpy: stable rank {worst('fast', 'numpy', 'stable_rank'):.2e}")
 PY
+print_platform "$line" "$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["openblas_core"])' \
+  "$work/reference.json")" "$core"

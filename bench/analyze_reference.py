@@ -15,6 +15,8 @@ import time
 
 import numpy as np
 
+from blas_core import openblas_core
+
 DTYPES = {"F32": np.float32, "F64": np.float64, "F16": np.float16}
 
 
@@ -105,6 +107,7 @@ def main():
             result["tensors"][k]["torch"] = metrics(s.numpy())
         result["seconds"]["torch"] = time.perf_counter() - t0
         result["cpu_seconds"]["torch"] = time.process_time() - c0
+    result["openblas_core"] = openblas_core()
     json.dump(result, sys.stdout)
 
 

@@ -12,6 +12,12 @@
 # The C++ side is a DISABLED_ GoogleTest (never run by ctest), called explicitly below.
 # Cases: {full,lora}-{adam,muon,muon-f32}; "muon" iterates Newton-Schulz in bfloat16 (the
 # paper's setting), "muon-f32" in float32. Batch 16 x 128 tokens.
+# Both sides run on the same OpenBLAS core (bench/platform.sh): the C++ bench applies
+# muft::platform's start-up (re-running itself when OpenBLAS fell back to old kernels) and the
+# Python reference gets the OPENBLAS_CORETYPE muft ran with; the last lines say which core each used.
+# Effect of the fallback on a machine whose OpenBLAS recognizes its CPU:
+#   OPENBLAS_CORETYPE=Prescott bench/train_bench.sh              # both sides on Prescott
+#   MUFT_PLATFORM_ASSUME_CORENAME=Prescott bench/train_bench.sh  # muft re-executes itself
 set -euo pipefail
 BUILD=${1:-build}
 STEPS=${2:-20}
@@ -30,13 +36,19 @@ fi
 CASES=${MUFT_BENCH_CASES:-full-adam,full-muon,full-muon-f32,lora-adam,lora-muon,lora-muon-f32}
 # One BLAS thread on both sides: OpenBLAS otherwise starts its own pthreads next to LibTorch's.
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+# shellcheck source=bench/platform.sh
+source "$HERE/platform.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 MUFT_BENCH_STEPS=$STEPS MUFT_BENCH_THREADS=$THREADS MUFT_BENCH_BATCH=$BATCH MUFT_BENCH_CASES=$CASES \
-  "$BIN" --gtest_also_run_disabled_tests --gtest_filter='*StepBench*' | grep '^BENCH ' |
-  sed 's/^BENCH //' > "$tmp/muft.jsonl"
-/usr/bin/python3 "$HERE/train_reference.py" --steps "$STEPS" --threads "$THREADS" --batch "$BATCH" \
-  --cases "$CASES" | grep '^BENCH ' | sed 's/^BENCH //' > "$tmp/python.jsonl"
+  "$BIN" --gtest_also_run_disabled_tests --gtest_filter='*StepBench*' 2> "$tmp/muft.err" |
+  grep '^BENCH ' | sed 's/^BENCH //' > "$tmp/muft.jsonl"
+line=$(platform_line "$tmp/muft.err")
+core=$(python_coretype "$line")
+grep 're-running with' "$tmp/muft.err" || true
+run_python "$core" /usr/bin/python3 "$HERE/train_reference.py" --steps "$STEPS" \
+  --threads "$THREADS" --batch "$BATCH" --cases "$CASES" | grep '^BENCH ' | sed 's/^BENCH //' \
+  > "$tmp/python.jsonl"
 /usr/bin/python3 - "$tmp/muft.jsonl" "$tmp/python.jsonl" <<'PY'
 import json, sys
 muft = {r["case"]: r for r in map(json.loads, open(sys.argv[1]))}
@@ -70,4 +82,6 @@ for case in ("full-adam", "full-muon"):
         print(f"{case} muft/python tokens/s (CPU): {r:.2f} "
               f"({'met' if r >= 1.3 else 'MISSED'} goal >= 1.3)")
 PY
-echo "machine: $(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); threads $THREADS"
+echo "threads $THREADS"
+print_platform "$line" "$(grep -o '"openblas_core": "[^"]*"' "$tmp/python.jsonl" | head -n 1 |
+  cut -d'"' -f4)" "$core"

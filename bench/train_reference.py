@@ -17,6 +17,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from blas_core import openblas_core
+
 V, T, L, H, D = 260, 128, 4, 4, 128
 EPS, SOFTCAP = 1e-6, 15.0
 
@@ -214,7 +216,8 @@ def main():
             impl="python", case=case, threads=torch.get_num_threads(), batch=a.batch, seq=T,
             steps=a.steps, step_ms=1e3 * secs / a.steps, optimizer_cpu_ms=1e3 * opt_time / a.steps,
             tokens_per_s=a.steps * a.batch * T / secs, cpu_step_ms=1e3 * cpu / a.steps,
-            cpu_tokens_per_s=a.steps * a.batch * T / cpu, loss=loss)), flush=True)
+            cpu_tokens_per_s=a.steps * a.batch * T / cpu, loss=loss,
+            openblas_core=openblas_core())), flush=True)
 
 
 if __name__ == "__main__":

@@ -22,11 +22,16 @@ function(muft_add_module)
     target_link_libraries(${tgt} INTERFACE ${M_PUBLIC_DEPS})
     target_compile_features(${tgt} INTERFACE cxx_std_17)
   endif()
+  if(MUFT_SANITIZE AND M_SOURCES)
+    # Instrumented static libraries need the sanitizer runtimes in whatever links them, also in
+    # a project that uses an installed muft.
+    target_link_options(${tgt} INTERFACE -fsanitize=address,undefined)
+  endif()
   set_target_properties(${tgt} PROPERTIES EXPORT_NAME ${M_NAME})
   add_library(muft::${M_NAME} ALIAS ${tgt})
   install(TARGETS ${tgt} EXPORT muftTargets
-    ARCHIVE DESTINATION lib LIBRARY DESTINATION lib)
-  install(DIRECTORY include/ DESTINATION include)
+    ARCHIVE DESTINATION lib COMPONENT dev LIBRARY DESTINATION lib COMPONENT dev)
+  install(DIRECTORY include/ DESTINATION include COMPONENT dev)
 endfunction()
 
 # muft_test(<name> SOURCES <...> DEPS <...> [LABELS <...>])
@@ -45,11 +50,12 @@ function(muft_test name)
     DISCOVERY_TIMEOUT 60)
 endfunction()
 
-# muft_app(<name> SOURCES <...> DEPS <...>): a thin executable in build/bin.
+# muft_app(<name> SOURCES <...> DEPS <...>): a thin executable in build/bin. Every app links
+# muft::platform, whose start() each main() calls first (BLAS core selection, docs/platform.md).
 function(muft_app name)
   cmake_parse_arguments(A "" "" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${A_SOURCES})
-  target_link_libraries(${name} PRIVATE ${A_DEPS})
+  target_link_libraries(${name} PRIVATE ${A_DEPS} muft::platform)
   target_compile_options(${name} PRIVATE ${MUFT_WARNINGS})
-  install(TARGETS ${name} RUNTIME DESTINATION bin)
+  install(TARGETS ${name} RUNTIME DESTINATION bin COMPONENT apps)
 endfunction()

@@ -17,6 +17,7 @@
 #include "muft/app/cli.h"
 #include "muft/app/outputs.h"
 
+#include "muft/platform/startup.h"
 #include "muft/stats/csv.h"
 #include "muft/stats/gap_reduction.h"
 #include "muft/stats/meta.h"
@@ -231,6 +232,9 @@ int run_summary(const std::string& table_path, const std::string& value, const s
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (!muft::platform::start(
+          argv, [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }))
+    return 1;
   CLI::App app{
       "muft-stats: statistics over seeds and tasks (mean ± std, Student-t CI, best "
       "learning rate, DerSimonian-Laird and HKSJ meta-analysis)"};

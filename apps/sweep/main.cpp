@@ -16,6 +16,7 @@
 #include "muft/app/cli.h"
 #include "muft/app/flags.h"
 #include "muft/app/outputs.h"
+#include "muft/platform/startup.h"
 #include "muft/sweep/analyze.h"
 #include "muft/sweep/collect.h"
 #include "muft/sweep/grid.h"
@@ -58,6 +59,9 @@ std::vector<muft::sweep::RunSpec> select(const std::vector<muft::sweep::RunSpec>
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (!muft::platform::start(
+          argv, [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }))
+    return 1;
   CLI::App app{
       "muft-sweep: run an experiment grid of muft-train processes, resumably, and "
       "collect its results (spec format: docs/experiments.md)"};

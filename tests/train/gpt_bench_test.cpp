@@ -4,7 +4,9 @@
 //   MUFT_BENCH_STEPS [20] timed steps, MUFT_BENCH_WARMUP [3], MUFT_BENCH_BATCH [16],
 //   MUFT_BENCH_THREADS [1] LibTorch intra-op threads, MUFT_BENCH_CASES
 //   [full-adam,full-muon,full-muon-f32,lora-adam,lora-muon,lora-muon-f32].
-// Prints one JSON object per case on stdout (prefix "BENCH ").
+// Prints one JSON object per case on stdout (prefix "BENCH "). Like every muft app it first applies
+// muft::platform's BLAS core decision (re-executing itself once when OpenBLAS fell back to kernels
+// older than the CPU); MUFT_PLATFORM_REPORT=1 prints the core it ran on to stderr.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -15,6 +17,7 @@
 #include <sstream>
 #include <string>
 
+#include "muft/platform/startup.h"
 #include "muft/train/gpt.h"
 #include "muft/train/lora.h"
 #include "muft/train/optim.h"
@@ -41,6 +44,7 @@ std::string env_str(const char* name, const std::string& fallback) {
 }
 
 TEST(GPTBench, DISABLED_StepBench) {
+  ASSERT_TRUE(muft::platform::start(nullptr, [](const std::string& l) { std::cerr << l << "\n"; }));
   const int64_t steps = env_int("MUFT_BENCH_STEPS", 20);
   const int64_t warmup = env_int("MUFT_BENCH_WARMUP", 3);
   const int64_t batch = env_int("MUFT_BENCH_BATCH", 16);
