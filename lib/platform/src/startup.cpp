@@ -74,6 +74,14 @@ int openblas_threads() {
   return fn == nullptr ? 0 : fn();
 }
 
+bool set_openblas_threads(int n) {
+  using Fn = void (*)(int);
+  auto fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (fn == nullptr || n < 1) return false;
+  fn(n);
+  return true;
+}
+
 std::string summary_line(std::string_view corename, int blas_threads, const CpuInfo& cpu,
                          const BlasEnv& env) {
   std::string line = "muft platform: openblas_core=";

@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "muft/checkpoint/checkpoint.h"
+#include "muft/platform/startup.h"
 #include "muft/rundir/run_dir.h"
 #include "muft/train/health.h"
 #include "muft/train/optim.h"
@@ -187,7 +188,10 @@ TrainResult run_training(const TrainConfig& cfg_in, Task& task, const std::strin
                                 " requested but this LibTorch has no usable CUDA (see "
                                 "docs/training.md to build against a CUDA LibTorch)");
   }
-  if (cfg.threads > 0) torch::set_num_threads(static_cast<int>(cfg.threads));
+  if (cfg.threads > 0) {
+    torch::set_num_threads(static_cast<int>(cfg.threads));
+    platform::set_openblas_threads(static_cast<int>(cfg.threads));
+  }
 
   const rundir::RunDir run(out_dir);
   if (main_rank) {

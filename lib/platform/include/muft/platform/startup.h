@@ -25,6 +25,11 @@ std::string openblas_corename();
 /// OpenBLAS's thread count (`openblas_get_num_threads`), 0 when OpenBLAS is not loaded.
 int openblas_threads();
 
+/// Caps OpenBLAS's thread pool at n (openblas_set_num_threads, looked up with dlsym) — a
+/// process that runs n intra-op threads of its own (muft-train --threads) would otherwise also
+/// start one busy-waiting BLAS thread per core. Returns false when the process has no OpenBLAS.
+bool set_openblas_threads(int n);
+
 /// One line describing the platform, for benchmarks and logs, of the form
 /// `muft platform: openblas_core=SkylakeX set_by=muft initial_core=Prescott cpu_simd=avx512
 /// openblas_threads=2 cpus=2 cpu="Intel(R) Xeon(R) ..."`. `set_by` is `openblas` (its own

@@ -117,7 +117,7 @@ struct TrainConfig {
   double grad_clip = 0.0;         ///< clip the global gradient norm to this (0 = off)
   std::string device = "cpu";     ///< "cpu" | "cuda" (or "cuda:N")
   bool bf16_autocast = true;      ///< on CUDA, run the forward in bfloat16 autocast
-  int64_t threads = 0;            ///< intra-op threads (0 = LibTorch default)
+  int64_t threads = 0;  ///< intra-op threads, also OpenBLAS's (0 = the libraries' defaults)
   DataConfig data;
   DigitsTaskConfig digits;  ///< used when task == kDigits
   HealthOptions health;
