@@ -12,17 +12,18 @@
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
-#include "muft/rundir/run_dir.h"
 #include "muft/app/cli.h"
 #include "muft/app/flags.h"
 #include "muft/app/outputs.h"
 #include "muft/platform/startup.h"
+#include "muft/rundir/run_dir.h"
 #include "muft/sweep/analyze.h"
 #include "muft/sweep/collect.h"
 #include "muft/sweep/grid.h"
 #include "muft/sweep/report.h"
 #include "muft/sweep/scheduler.h"
 #include "muft/sweep/spec.h"
+#include "muft/sweep/study_report.h"
 
 namespace fs = std::filesystem;
 
@@ -130,6 +131,10 @@ int main(int argc, char** argv) {
   report->add_option(
       "--methods-csv", methods_csv_path,
       "also write task,method,mean,std,n,lr at the best lr (input of muft-stats meta)");
+  std::string verdicts_csv_path;
+  report->add_option("--verdicts-csv", verdicts_csv_path,
+                     "staged specs: also write claim,scope,quantity,estimate,low,high,interval,"
+                     "verdict,note");
   bool report_no_analysis = false;
   report->add_flag("--no-analysis", report_no_analysis,
                    "skip the distances to the pretrained model (Table 17 analogue)");
@@ -137,7 +142,9 @@ int main(int argc, char** argv) {
   return muft::app::run_app("muft-sweep", app, argc, argv, [&]() -> int {
     if (*collect) muft::app::check_outputs({{"--out", out_h5}}, {{"SPEC", spec_path}});
     if (*report)
-      muft::app::check_outputs({{"--out", out_md}, {"--methods-csv", methods_csv_path}},
+      muft::app::check_outputs({{"--out", out_md},
+                                {"--methods-csv", methods_csv_path},
+                                {"--verdicts-csv", verdicts_csv_path}},
                                {{"SPEC", spec_path}});
     const auto spec = load(spec_path, out_dir);
     // Staged studies grow as their runs finish: every command sees the stages whose inputs are
@@ -221,12 +228,28 @@ int main(int argc, char** argv) {
     }
     if (*report) {
       auto runs = muft::sweep::load_runs(all);
+      const bool staged = muft::sweep::is_staged(spec);
       if (!report_no_analysis && muft::sweep::analysis_available()) {
         muft::sweep::AnalyzeOptions ao;
-        ao.series = false;  // the report needs only the distances
+        ao.jobs = analysis_jobs;
+        // The distances, and for a staged report the pretrained models' spectra.
+        ao.series = staged;
+        ao.series_pretraining_only = true;
         muft::sweep::analyze_runs(&runs, ao);
       }
-      const std::string md = muft::sweep::markdown_report(spec, runs);
+      std::vector<muft::sweep::Verdict> verdicts;
+      const std::string md =
+          staged
+              ? muft::sweep::staged_report(
+                    spec, runs, muft::sweep::lr_selections(spec, muft::sweep::outcome_from_run_dir),
+                    &verdicts)
+              : muft::sweep::markdown_report(spec, runs);
+      if (!verdicts_csv_path.empty()) {
+        if (!staged)
+          throw std::invalid_argument("--verdicts-csv needs a staged spec (select_seeds)");
+        muft::rundir::write_file_atomic(verdicts_csv_path, muft::sweep::verdicts_csv(verdicts));
+        std::cerr << "wrote " << verdicts_csv_path << "\n";
+      }
       if (!methods_csv_path.empty()) {
         muft::rundir::write_file_atomic(methods_csv_path, muft::sweep::methods_csv(spec, runs));
         std::cerr << "wrote " << methods_csv_path << "\n";

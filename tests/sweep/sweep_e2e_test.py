@@ -8,6 +8,7 @@ failed; fine-tuning waits for / is blocked by its pretraining run; a corrupted o
 directory is reported, not fatal; shards partition the grid. Usage: sweep_e2e_test.py SWEEP SRC
 """
 import filecmp
+import csv
 import json
 import os
 import re
@@ -243,6 +244,70 @@ for i in range(3):
     sweep("run", "--only", "finetune", "--shard", f"{i}/3", "--jobs", "4", check=0)
 collect_to(os.path.join(T, "sharded"))
 same_outputs(os.path.join(T, "ref"), os.path.join(T, "sharded"))
+
+phase("A staged study")
+# 6b. A staged study (selection seed, edge extension, loss-matched pretraining rate, two tasks,
+# a rank study with lr_from): it runs to its last stage, and report writes the staged report and
+# its verdicts CSV.
+spec3 = os.path.join(T, "staged.toml")
+methods = "".join(f"""
+[[finetune.methods]]
+name = "{m}-{o}"
+method = "{m}"
+optimizer = "{o}"
+lrs = [0.01, 0.02, 0.04]
+""" + ('ranks = [2]\nalpha = "2r"\n' if m == "lora" else "")
+                  for m in ("full", "lora") for o in ("adam", "muon"))
+tasks = "".join(f"""
+[[finetune]]
+name = "{t}"
+from = "lm"
+select_seeds = [100]
+seeds = [0, 1, 2]
+extend_at_edge = 1
+steps = 6
+eval_every = 2
+""" + methods for t in ("near", "far"))
+with open(spec3, "w") as f:
+    f.write(f"""
+name = "staged"
+out_dir = "{os.path.join(T, 'runs3')}"
+[[pretrain]]
+name = "lm"
+optimizers = ["adam", "muon"]
+steps = 6
+eval_every = 2
+match_loss_to = "muon"
+[pretrain.optimizer_lrs]
+adam = [0.001, 0.002]
+""" + tasks + """
+[[finetune]]
+name = "rank-near"
+from = "lm"
+lr_from = "near"
+seeds = [0]
+steps = 6
+eval_every = 2
+[[finetune.methods]]
+name = "lora-adam"
+method = "lora"
+optimizer = "adam"
+ranks = [1, 4]
+alpha = "2r"
+""")
+p = sweep("run", "--jobs", "4", spec=spec3, check=0)
+p = sweep("status", spec=spec3, check=0)
+assert "running 0" in p.stdout or " 0 running" in p.stdout or "pending" not in p.stdout, p.stdout
+rep, vcsv = os.path.join(T, "staged.md"), os.path.join(T, "verdicts.csv")
+p = sweep("report", "--out", rep, "--verdicts-csv", vcsv, "--no-analysis", spec=spec3, check=0)
+md = open(rep).read()
+for head in ("## Pretraining", "## Tasks", "## Learning-rate selection", "## Task `near`",
+             "## Task `far`", "## Pooled over tasks", "## LoRA rank", "## Verdicts"):
+    assert head in md, (head, md[:2000])
+with open(vcsv) as f:
+    rows = list(csv.DictReader(f))
+assert rows and all(r["verdict"] for r in rows), rows
+assert {"claim", "estimate", "low", "high", "interval", "verdict"} <= set(rows[0]), rows[0]
 
 phase("Bad input")
 # 7. Bad input: one error line, non-zero exit.

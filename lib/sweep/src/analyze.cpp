@@ -45,7 +45,8 @@ void analyze_runs(std::vector<CollectedRun>* runs, const AnalyzeOptions& options
             });
         if (!sum.ok() && !sum.errors.empty()) r.analysis_problem = "diff: " + sum.errors.front();
       }
-      if (options.series) {
+      if (options.series &&
+          (!options.series_pretraining_only || r.spec.kind == RunKind::kPretrain)) {
         const auto sum =
             analysis::run_series({r.spec.dir}, analysis::SeriesOptions{}, bo,
                                  analysis::RecordSink{}, [&](const analysis::GroupRecord& g) {

@@ -62,9 +62,11 @@ std::vector<MethodResult> study_results(const ExperimentSpec& spec,
         res.optimizer = m.optimizer;
         res.rank = rank;
         std::vector<const CollectedRun*> sel;
+        // Selection-seed runs chose the rate; they never enter a table (study_report.h).
         for (const auto& r : runs)
           if (r.spec.study == study && r.spec.pretrain_optimizer == p &&
-              r.spec.method_name == m.name && r.spec.rank == rank)
+              r.spec.method_name == m.name && r.spec.rank == rank &&
+              r.spec.role != RunRole::kSelect)
             sel.push_back(&r);
         if (sel.empty()) continue;
         std::vector<RunSummaryRow> sums;
@@ -320,7 +322,8 @@ std::string markdown_report(const ExperimentSpec& spec, const std::vector<Collec
     for (const auto& r : runs)
       if (r.spec.study == study && r.spec.pretrain_optimizer == m.pretrain_optimizer &&
           r.spec.method_name == m.method_name && r.spec.rank == m.rank &&
-          r.spec.lr == m.new_task.lr && r.status.state == rundir::RunState::kCompleted)
+          r.spec.lr == m.new_task.lr && r.status.state == rundir::RunState::kCompleted &&
+          r.spec.role != RunRole::kSelect)
         v.push_back(cosine ? r.cosine_distance : r.l2_distance);
     return v.empty() ? kNaN : stats::summarize(v).mean;
   };

@@ -21,6 +21,7 @@ struct AnalyzeOptions {
   int jobs = 1;           ///< analysis threads
   bool distances = true;  ///< fine-tuned vs pretrained (last checkpoints)
   bool series = true;     ///< per-group spectral metrics over every checkpoint of each run
+  bool series_pretraining_only = false;                    ///< the series of pretraining runs only
   std::function<void(std::size_t, std::size_t)> progress;  ///< (runs done, runs total)
 };
 
