@@ -74,6 +74,11 @@ step sweep-collect in_outside "$bin/muft-sweep" collect "$spec" --out-dir "$runs
   --out "$runs/results.h5"
 step sweep-report in_outside "$bin/muft-sweep" report "$spec" --out-dir "$runs" \
   --out "$runs/report.md" --methods-csv "$runs/methods.csv"
+# The second language task (the multi-task path) reached the collected tables.
+grep -q '^finetune/devil/' "$runs/results_runs.csv" || {
+  echo "test-extra: the devil task is missing from results_runs.csv"
+  exit 1
+}
 grep -q 'Table 1 analogue' "$runs/report.md" || {
   echo "test-extra: report has no Table 1"
   exit 1
