@@ -5,12 +5,9 @@
 
 #include "commands.h"
 #include "muft/app/cli.h"
-#include "muft/platform/startup.h"
 
 int main(int argc, char** argv) {
-  if (!muft::platform::start(
-          argv, [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }))
-    return 1;
+  if (!muft::app::start_platform(argv)) return muft::app::kError;
   namespace az = muft::apps::analyze;
   CLI::App app{
       "muft-analyze: per-matrix spectral metrics (stable rank, SVD entropy, norms), distances "

@@ -17,7 +17,6 @@
 #include "muft/app/cli.h"
 #include "muft/app/outputs.h"
 
-#include "muft/platform/startup.h"
 #include "muft/stats/csv.h"
 #include "muft/stats/gap_reduction.h"
 #include "muft/stats/meta.h"
@@ -232,9 +231,7 @@ int run_summary(const std::string& table_path, const std::string& value, const s
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (!muft::platform::start(
-          argv, [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }))
-    return 1;
+  if (!muft::app::start_platform(argv)) return muft::app::kError;
   CLI::App app{
       "muft-stats: statistics over seeds and tasks (mean ± std, Student-t CI, best "
       "learning rate, DerSimonian-Laird and HKSJ meta-analysis)"};

@@ -15,7 +15,6 @@
 #include "muft/app/cli.h"
 #include "muft/app/flags.h"
 #include "muft/app/outputs.h"
-#include "muft/platform/startup.h"
 #include "muft/rundir/run_dir.h"
 #include "muft/sweep/analyze.h"
 #include "muft/sweep/collect.h"
@@ -60,9 +59,7 @@ std::vector<muft::sweep::RunSpec> select(const std::vector<muft::sweep::RunSpec>
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (!muft::platform::start(
-          argv, [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }))
-    return 1;
+  if (!muft::app::start_platform(argv)) return muft::app::kError;
   CLI::App app{
       "muft-sweep: run an experiment grid of muft-train processes, resumably, and "
       "collect its results (spec format: docs/experiments.md)"};

@@ -21,7 +21,6 @@
 #include "muft/app/flags.h"
 
 #include "muft/rundir/run_dir.h"
-#include "muft/platform/startup.h"
 #include "muft/train/config.h"
 #include "muft/train/data.h"
 #include "muft/train/digits.h"
@@ -324,9 +323,7 @@ double final_metric(const std::string& dir, const std::string& name, bool first 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (!muft::platform::start(
-          argv, [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }))
-    return 1;
+  if (!muft::app::start_platform(argv)) return muft::app::kError;
   CLI::App app{
       "muft-train: pretrain a model (the GPT on byte-level text, or the digits MLP), fine-tune "
       "it with full or LoRA updates under AdamW, Muon or Muon-PE, resume runs bit-exactly, "

@@ -15,7 +15,6 @@
 #include "muft/app/cli.h"
 #include "muft/app/flags.h"
 #include "muft/app/outputs.h"
-#include "muft/platform/startup.h"
 #include "muft/theory/checks.h"
 #include "muft/theory/polar_express.h"
 #include "report.h"
@@ -123,9 +122,7 @@ int run_checks(const std::vector<std::string>& only, int instances, unsigned lon
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (!muft::platform::start(
-          argv, [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }))
-    return 1;
+  if (!muft::app::start_platform(argv)) return muft::app::kError;
   CLI::App app{
       "muft-verify: numerical checks of the implicit-bias theory of arXiv 2605.10468 "
       "(Sec. 3.1, App. D).\nWith no arguments runs every check and prints a table; exit code 0 "

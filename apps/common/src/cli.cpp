@@ -6,7 +6,14 @@
 #include <cstdio>
 #include <exception>
 
+#include "muft/platform/startup.h"
+
 namespace muft::app {
+
+bool start_platform(char** argv) {
+  return muft::platform::start(
+      argv, [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
+}
 
 std::string one_line(const std::string& text) {
   std::string out;

@@ -65,12 +65,6 @@ std::string signed_value(double x, int digits = 4) {
   return std::isfinite(x) ? fmt::format("{:+.{}f}", x, digits) : "—";
 }
 
-const FinetuneStudy* study_named(const ExperimentSpec& spec, const std::string& name) {
-  for (const auto& s : spec.finetune)
-    if (s.name == name) return &s;
-  return nullptr;
-}
-
 /// The four canonical methods of a study by (method, optimizer).
 const FinetuneMethod* method_of(const FinetuneStudy& s, const std::string& method,
                                 const std::string& optimizer) {

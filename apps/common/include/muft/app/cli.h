@@ -29,6 +29,11 @@ enum ExitCode : int {
 int run_app(const std::string& name, CLI::App& app, int argc, char** argv,
             const std::function<int()>& body);
 
+/// Every app's first step: muft::platform::start (the OpenBLAS core check, which may re-execute
+/// the program once, docs/platform.md) with its one-line notices printed on stderr. False when
+/// the program must end with kError (a failed re-exec, already reported).
+bool start_platform(char** argv);
+
 /// Prints `<name>: error: <message>` (newlines and tabs of `message` become spaces) on stderr.
 void print_error(const std::string& name, const std::string& message);
 
