@@ -295,6 +295,7 @@ class Expander {
     for (;;) {
       bool pending = false;
       sel.scores.assign(sel.lrs.size(), std::numeric_limits<double>::quiet_NaN());
+      sel.finished.assign(sel.lrs.size(), true);
       for (std::size_t i = 0; i < sel.lrs.size(); ++i) {
         const double lr = sel.lrs[i];
         double sum = 0;
@@ -303,6 +304,7 @@ class Expander {
           RunSpec r = finetune_run(s, m, g, p, rank, lr, seed, RunRole::kSelect);
           const RunOutcome o = outcome(r, s.select_metric);
           if (!o.finished) pending = true;
+          if (!o.finished) sel.finished[i] = false;
           usable = usable && o.usable;
           sum += o.value;
           if (emitted.insert(r.id).second) runs.push_back(std::move(r));

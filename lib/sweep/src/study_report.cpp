@@ -205,7 +205,8 @@ std::string staged_report(const ExperimentSpec& spec, const std::vector<Collecte
 
   // ---------------------------------------------------------------- selection
   md << "## Learning-rate selection\n\nEach rate's score is its final selection-seed value "
-        "(lower is better, accuracies higher); `×` marks a rate whose selection run diverged or "
+        "(lower is better, accuracies higher); `…` marks a rate still running, `×` one whose "
+        "selection run diverged or "
         "collapsed. `edge` flags a chosen rate that still sits at an edge after the allowed "
         "extensions: the optimum may lie beyond it.\n\n| study | pretrained | method | "
         "candidates: score | extensions | chosen |\n|---|---|---|---|---|---|\n";
@@ -215,7 +216,8 @@ std::string staged_report(const ExperimentSpec& spec, const std::vector<Collecte
       cand += (i ? ", " : "") + num(sel.lrs[i]) + ": " +
               (i < sel.scores.size() && std::isfinite(sel.scores[i])
                    ? fmt::format("{:.4f}", sel.scores[i])
-                   : std::string("×"));
+               : i < sel.finished.size() && !sel.finished[i] ? std::string("…")
+                                                             : std::string("×"));
     }
     std::string chosen = !sel.settled                ? "pending"
                          : std::isfinite(sel.chosen) ? num(sel.chosen)

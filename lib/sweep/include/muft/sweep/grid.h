@@ -67,6 +67,7 @@ struct LrSelection {
   long rank = 0;
   std::vector<double> lrs;     ///< candidates in increasing order (grid plus extensions)
   std::vector<double> scores;  ///< mean metric over the selection seeds (NaN: unusable)
+  std::vector<bool> finished;  ///< every selection run of the rate has finished
   long extensions = 0;         ///< rates added past an edge
   bool settled = false;        ///< every candidate finished and no extension is due
   double chosen = std::numeric_limits<double>::quiet_NaN();  ///< NaN: none usable / pending
