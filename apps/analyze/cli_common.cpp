@@ -125,6 +125,7 @@ void Output::write(const an::Record& r) {
         r.file, r.tensor, kind_name(r.kind), r.diff.l2_distance, r.diff.relative_distance,
         r.diff.cosine_distance, m.spectral_norm, m.stable_rank, m.svd_entropy);
     if (!std::isnan(r.l2_ratio)) line += fmt::format(" l2_ratio={:.6g}", r.l2_ratio);
+    if (!std::isnan(r.intruders)) line += fmt::format(" intruders={:g}", r.intruders);
   } else {
     line = fmt::format(
         "{}{} {} {}x{} [{}] sigma1={:.6g} fro={:.6g} srank={:.6g} H={:.6g} "

@@ -6,6 +6,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "muft/analysis/inputs.h"
+#include "muft/app/flags.h"
 
 namespace muft::apps::analyze {
 
@@ -23,8 +24,9 @@ void register_diff(CLI::App& app) {
       "diff",
       "Distances of checkpoints from a base, per tensor and in total: l2 ||W-W0||_F, relative "
       "||W-W0||_F/||W0||_F, cosine 1-<W,W0>/(||W|| ||W0||), and the spectral metrics of "
-      "dW = W - W0 (the metric columns of diff rows describe dW). LoRA adapters are merged as "
-      "W0 + s*B*A without forming the product.");
+      "dW = W - W0 (the metric columns of diff rows describe dW). PEFT adapters (LoRA, rsLoRA, "
+      "DoRA, AdaLoRA) are merged as adapter_config.json says; plain LoRA without forming the "
+      "product.");
   sub->add_option("--base,-b", st->diff.base, "Base checkpoint W0")->required();
   sub->add_option("checkpoints", st->inputs, "Checkpoints (files, directories or globs)")
       ->required();
@@ -36,6 +38,20 @@ void register_diff(CLI::App& app) {
                   "from the base (REF = 1.0x)");
   sub->add_flag("--no-missing", st->no_missing,
                 "Do not report base tensors absent from a checkpoint as errors");
+  CLI::Option* intr = sub->add_flag(
+      "--intruders", st->diff.intruders,
+      "Count intruder dimensions (Shuttleworth et al. 2024, as PEFT's "
+      "reduce_intruder_dimension): of the top-k left singular vectors of W, those whose largest "
+      "|cosine| with every left singular vector of W0 is below epsilon (needs SVDs of W and W0)");
+  sub->add_option("--top-k", st->diff.intruder.top_k,
+                  "Intruders: singular vectors of W examined, largest first")
+      ->check(app::count_check(1, 1000000))
+      ->needs(intr)
+      ->capture_default_str();
+  sub->add_option("--epsilon", st->diff.intruder.epsilon, "Intruders: cosine threshold in (0, 1]")
+      ->check(CLI::Range(0.0, 1.0))
+      ->needs(intr)
+      ->capture_default_str();
   add_common_flags(sub, st->flags);
   sub->callback([st] {
     an::BatchOptions opts = make_options(st->flags);

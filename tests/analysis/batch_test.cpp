@@ -498,6 +498,7 @@ TEST_F(BatchTest, TableColumnsAreTheDocumentedOnes) {
                                              "l2_ratio",
                                              "relative_ratio",
                                              "cosine_ratio",
+                                             "intruders",
                                              "frobenius_norm",
                                              "spectral_norm",
                                              "nuclear_norm",
@@ -526,7 +527,7 @@ TEST_F(BatchTest, TableColumnsAreTheDocumentedOnes) {
   r.metrics.stable_rank = 3.5;
   const auto cells = record_cells(r, TableKind::Diff, false);
   EXPECT_EQ(std::get<double>(cells[10]), 0.25);
-  EXPECT_EQ(std::get<double>(cells[22]), 3.5);
+  EXPECT_EQ(std::get<double>(cells[23]), 3.5);
   GroupRecord g;
   g.stats["stable_rank"] = {2.0, 0.5};
   const auto gcells = group_cells(g, false);

@@ -1,11 +1,10 @@
 /// \file lora_test.cpp
-/// LoRA: name pairing, adapter_config.json, and the core-matrix merge against the explicit product.
+/// LoRA: adapter tensor names and pairing, the scale, the core-matrix merge against the explicit
+/// product, and DoRA's merged weight against the formula written out.
 
 #include "muft/analysis/lora.h"
 
 #include <cmath>
-#include <cstdio>
-#include <fstream>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -61,26 +60,106 @@ TEST(LoraTest, FindsPairsAndBaseNames) {
   EXPECT_EQ(unpaired[0], "blocks.2.mlp.c_fc.lora_A");
 }
 
-TEST(LoraTest, ScaleFromConfig) {
-  const std::string path = ::testing::TempDir() + "/adapter_config_test.json";
-  {
-    std::ofstream f(path);
-    f << R"({"r": 8, "lora_alpha": 16, "use_rslora": false, "target_modules": ["q_proj"]})";
+TEST(LoraTest, ParsesEveryAdapterTensor) {
+  std::string module;
+  AdapterRole role{};
+  bool embedding = false;
+  struct Case {
+    const char* name;
+    const char* module;
+    AdapterRole role;
+    bool embedding;
+  };
+  const Case cases[] = {
+      {"m.q_proj.lora_A.weight", "m.q_proj", AdapterRole::A, false},
+      {"m.q_proj.lora_B", "m.q_proj", AdapterRole::B, false},  // AdaLoRA's ParameterDict
+      {"m.q_proj.lora_E", "m.q_proj", AdapterRole::E, false},
+      {"m.q_proj.lora_E.default", "m.q_proj", AdapterRole::E, false},
+      {"m.q_proj.lora_magnitude_vector", "m.q_proj", AdapterRole::Magnitude, false},
+      {"m.q_proj.lora_magnitude_vector.weight", "m.q_proj", AdapterRole::Magnitude, false},
+      {"m.q_proj.lora_magnitude_vector.default.weight", "m.q_proj", AdapterRole::Magnitude, false},
+      {"m.q_proj.ranknum.default", "m.q_proj", AdapterRole::Ranknum, false},
+      {"m.embed_tokens.lora_embedding_A", "m.embed_tokens", AdapterRole::A, true},
+      {"m.embed_tokens.lora_embedding_B.default", "m.embed_tokens", AdapterRole::B, true},
+  };
+  for (const Case& c : cases) {
+    ASSERT_TRUE(parse_adapter_name(c.name, &module, &role, &embedding)) << c.name;
+    EXPECT_EQ(module, c.module) << c.name;
+    EXPECT_EQ(role, c.role) << c.name;
+    EXPECT_EQ(embedding, c.embedding) << c.name;
   }
-  const auto s = read_adapter_config(path);
-  ASSERT_TRUE(s.has_value());
-  EXPECT_DOUBLE_EQ(s->scale(8), 2.0);
-  LoraScale rs = *s;
-  rs.rslora = true;
-  EXPECT_DOUBLE_EQ(rs.scale(8), 16.0 / std::sqrt(8.0));
-  EXPECT_DOUBLE_EQ(LoraScale{}.scale(8), 1.0);
-  EXPECT_FALSE(read_adapter_config(path + ".missing").has_value());
-  {
-    std::ofstream f(path);
-    f << "{not json";
+  for (const char* no : {"m.q_proj.weight", "m.q_proj.lora_B.bias", "m.lora_Ex", "lora_A",
+                         "m.q_proj.lora_A.a.b", "m.q_proj.lora_A.", "m.ranknumber"}) {
+    EXPECT_FALSE(parse_adapter_name(no, &module, &role)) << no;
   }
-  EXPECT_THROW(read_adapter_config(path), std::runtime_error);
-  std::remove(path.c_str());
+  char ab = 0;
+  EXPECT_FALSE(parse_lora_name("m.q_proj.lora_E", &module, &ab));  // not a factor
+  ASSERT_TRUE(parse_lora_name("m.embed_tokens.lora_embedding_B", &module, &ab));
+  EXPECT_EQ(ab, 'B');
+}
+
+TEST(LoraTest, PairsCollectTheirParts) {
+  std::vector<std::string> unpaired;
+  const auto pairs =
+      find_lora_pairs({"base_model.model.l.q.lora_A", "base_model.model.l.q.lora_B",
+                       "base_model.model.l.q.lora_E", "base_model.model.l.q.ranknum",
+                       "l.v.lora_A.weight", "l.v.lora_B.weight", "l.v.lora_magnitude_vector",
+                       "e.lora_embedding_A", "e.lora_embedding_B", "l.k.lora_magnitude_vector"},
+                      &unpaired);
+  ASSERT_EQ(pairs.size(), 3u);
+  EXPECT_EQ(pairs[0].module, "base_model.model.l.q");
+  EXPECT_EQ(pairs[0].e_name, "base_model.model.l.q.lora_E");
+  EXPECT_EQ(pairs[0].ranknum_name, "base_model.model.l.q.ranknum");
+  EXPECT_EQ(pairs[0].base_name, "l.q.weight");
+  EXPECT_TRUE(pairs[1].embedding);
+  EXPECT_EQ(pairs[2].magnitude_name, "l.v.lora_magnitude_vector");
+  EXPECT_TRUE(pairs[2].e_name.empty());
+  EXPECT_EQ(unpaired, std::vector<std::string>{"l.k.lora_magnitude_vector"});
+}
+
+TEST(LoraTest, AdaLoraScale) {
+  LoraScale s;
+  s.alpha = 32;
+  s.rank = 12;
+  s.adalora = true;
+  EXPECT_DOUBLE_EQ(s.scale(3), 32 / 12.00001);  // PEFT: alpha / (ranknum + 1e-5)
+  s.rank = NAN;
+  EXPECT_DOUBLE_EQ(s.scale(3), 32 / 3.00001);
+}
+
+/// Row i of W' = m_i · V_i / ‖V_i‖, written out entry by entry (the test's own implementation).
+RowMatrixXd dora_by_rows(const RowMatrixXd& V, const Eigen::VectorXd& m) {
+  RowMatrixXd out = V;
+  for (Eigen::Index i = 0; i < V.rows(); ++i) {
+    double ss = 0;
+    for (Eigen::Index j = 0; j < V.cols(); ++j) ss += V(i, j) * V(i, j);
+    for (Eigen::Index j = 0; j < V.cols(); ++j) out(i, j) = m[i] * V(i, j) / std::sqrt(ss);
+  }
+  return out;
+}
+
+TEST(LoraTest, DoraRescalesEachOutputFeature12x9Rank3) {
+  const Eigen::MatrixXd B = gaussian(12, 3, 11), A = gaussian(3, 9, 12);
+  const RowMatrixXd W0 = gaussian(12, 9, 13);
+  Eigen::VectorXd m = gaussian(12, 1, 14).cwiseAbs();
+  const double s = 0.5;
+  const RowMatrixXd V = W0 + s * B * A;
+  const RowMatrixXd got = dora_merge(W0, B, A, s, m, /*outputs_are_rows=*/true);
+  const RowMatrixXd want = dora_by_rows(V, m);
+  EXPECT_LE((got - want).cwiseAbs().maxCoeff(), 1e-14 * want.cwiseAbs().maxCoeff());
+  // Each output row of the merged weight has norm m_i: DoRA's magnitude is the row norm.
+  for (Eigen::Index i = 0; i < got.rows(); ++i) expect_rel(got.row(i).norm(), m[i], 1e-14, "norm");
+  // Stored transposed ([in, out]): the norms run over columns, i.e. the transpose of the above.
+  const RowMatrixXd W0t = W0.transpose();
+  const Eigen::MatrixXd Bt = A.transpose(), At = B.transpose();
+  const RowMatrixXd got_t = dora_merge(W0t, Bt, At, s, m, /*outputs_are_rows=*/false);
+  EXPECT_LE((got_t - want.transpose()).cwiseAbs().maxCoeff(), 1e-14 * want.cwiseAbs().maxCoeff());
+  // Untrained DoRA (B = 0, m = ‖W0ᵢ‖): the merged weight is W0.
+  const Eigen::VectorXd m0 = W0.rowwise().norm();
+  const RowMatrixXd same = dora_merge(W0, Eigen::MatrixXd::Zero(12, 3), A, s, m0, true);
+  EXPECT_LE((same - W0).cwiseAbs().maxCoeff(), 1e-15 * W0.cwiseAbs().maxCoeff());
+  EXPECT_THROW(dora_merge(W0, B, A, s, Eigen::VectorXd::Ones(9), true), std::invalid_argument);
+  EXPECT_THROW(dora_merge(W0, B, gaussian(3, 8, 1), s, m, true), std::invalid_argument);
 }
 
 TEST(LoraTest, MergedMetricsEqualExplicitProduct50x70Rank4) {

@@ -24,12 +24,17 @@ Record total_record(const FileContext& fc, const std::vector<Record>& recs,
                     const std::string& base_path) {
   DiffTotals totals;
   std::vector<std::string> non_finite, failed;
+  double intruders = NAN;
   for (const Record& r : recs) {
     if (!r.is_diff || (r.kind != RecordKind::Matrix && r.kind != RecordKind::LoraDelta)) continue;
     const std::string name = r.tensor.empty() ? r.base_tensor : r.tensor;
     if (r.failed()) {
       failed.push_back(name);
-    } else if (r.metrics.status == MetricStatus::Empty) {
+      continue;
+    }
+    if (std::isfinite(r.intruders))
+      intruders = (std::isnan(intruders) ? 0 : intruders) + r.intruders;
+    if (r.metrics.status == MetricStatus::Empty) {
       continue;  // no entries: nothing to add
     } else if (!totals.add(r.diff)) {
       non_finite.push_back(name);
@@ -62,6 +67,7 @@ Record total_record(const FileContext& fc, const std::vector<Record>& recs,
     t.metrics.frobenius_norm = t.diff.l2_distance;
   }
   t.metrics.reason = reason;
+  t.intruders = intruders;  // the sum over the rows that have a count
   return t;
 }
 

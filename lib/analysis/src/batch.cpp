@@ -54,12 +54,12 @@ void check_options(const BatchOptions& opts) {
   if (!opts.IsValid(&why)) throw std::invalid_argument(why);
 }
 
-/// A new unit for `path`, opened (an error row when it cannot be) with its LoRA scale.
+/// A new unit for `path`, opened (an error row when it cannot be) with its adapter_config.json.
 bool open_unit(Runner& runner, FileContext& fc, const std::string& path, const BatchOptions& opts) {
   fc.path = path;
   fc.unit = runner.add_unit();
   if (!detail::open_or_report(runner, fc, opts)) return false;
-  detail::resolve_lora_scale(fc, opts);
+  if (opts.lora) detail::resolve_adapter_config(runner, fc);
   return true;
 }
 
@@ -121,16 +121,22 @@ BatchSummary run_diff(const std::vector<std::string>& paths, const DiffOptions& 
   check_options(opts);
   NameMap check_map(dopts.map_rules);  // validate before any work
   if (dopts.base.empty()) throw std::invalid_argument("diff needs --base BASE");
+  std::string why;
+  if (dopts.intruders && !dopts.intruder.IsValid(&why)) throw std::invalid_argument(why);
   const auto base = open_base(dopts.base, "cannot open base");
   if (dopts.relative_to.empty()) return diff_pass(paths, dopts, base, opts, sink);
 
-  // Reference pass: its distances are the denominators of the ratio columns.
+  // Reference pass: its distances are the denominators of the ratio columns (its intruder
+  // counts would not be used).
   std::unordered_map<std::string, DiffMetrics> ref;
   BatchOptions quiet = opts;
   quiet.progress = nullptr;
-  BatchSummary summary = diff_pass({dopts.relative_to}, dopts, base, quiet, [&](const Record& r) {
-    if (!r.failed()) ref[r.tensor] = r.diff;
-  });
+  DiffOptions ref_opts = dopts;
+  ref_opts.intruders = false;
+  BatchSummary summary =
+      diff_pass({dopts.relative_to}, ref_opts, base, quiet, [&](const Record& r) {
+        if (!r.failed()) ref[r.tensor] = r.diff;
+      });
   if (summary.failed > 0 || ref.find("__total__") == ref.end()) {
     throw std::runtime_error("--relative-to " + dopts.relative_to + ": reference diff failed (" +
                              (summary.errors.empty() ? "no tensors" : summary.errors.front()) +

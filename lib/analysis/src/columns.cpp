@@ -83,6 +83,7 @@ ColumnTable<Record> make_record_table(TableKind kind, bool spectrum) {
     c.push_back(number<R>("l2_ratio", [](const R& r) { return r.l2_ratio; }));
     c.push_back(number<R>("relative_ratio", [](const R& r) { return r.relative_ratio; }));
     c.push_back(number<R>("cosine_ratio", [](const R& r) { return r.cosine_ratio; }));
+    c.push_back(number<R>("intruders", [](const R& r) { return r.intruders; }));
   }
   for (const RecordMetric& m : matrix_metrics()) c.push_back(number<R>(m.name, m.get));
   c.push_back(

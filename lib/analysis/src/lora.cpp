@@ -1,37 +1,83 @@
 /// \file lora.cpp
-/// LoRA pairing, adapter_config.json, and metrics of s·B·A through its r×r core.
+/// Adapter tensor names and pairing, the LoRA scale, metrics of s·B·A through its r×r core, and
+/// DoRA's merged weight.
 
 #include "muft/analysis/lora.h"
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <stdexcept>
 
 #include <Eigen/QR>
-#include <nlohmann/json.hpp>
 
 namespace muft::analysis {
 
-bool parse_lora_name(const std::string& name, std::string* module, char* role) {
-  for (const char r : {'A', 'B'}) {
-    const std::string key = std::string(".lora_") + r;
+namespace {
+
+/// The tensor-name components that name an adapter tensor, after the module path.
+struct RoleKey {
+  const char* key;
+  AdapterRole role;
+  bool embedding;
+};
+constexpr RoleKey kRoleKeys[] = {
+    {".lora_A", AdapterRole::A, false},
+    {".lora_B", AdapterRole::B, false},
+    {".lora_embedding_A", AdapterRole::A, true},
+    {".lora_embedding_B", AdapterRole::B, true},
+    {".lora_E", AdapterRole::E, false},
+    {".lora_magnitude_vector", AdapterRole::Magnitude, false},
+    {".ranknum", AdapterRole::Ranknum, false},
+};
+
+/// "", ".weight", ".<adapter>" or ".<adapter>.weight": what may follow a role key. PEFT's saved
+/// adapters drop the adapter name; a model's full state dict keeps it (".default").
+bool valid_suffix(const std::string& rest) {
+  if (rest.empty() || rest == ".weight") return true;
+  if (rest[0] != '.') return false;
+  std::string name = rest.substr(1);
+  const std::string w = ".weight";
+  if (name.size() > w.size() && name.compare(name.size() - w.size(), w.size(), w) == 0) {
+    name.resize(name.size() - w.size());
+  } else if (name == "bias") {
+    return false;  // lora_B.bias is the bias of PEFT's lora_bias, not a factor
+  }
+  return !name.empty() && name.find('.') == std::string::npos;
+}
+
+}  // namespace
+
+bool parse_adapter_name(const std::string& name, std::string* module, AdapterRole* role,
+                        bool* embedding) {
+  const RoleKey* best = nullptr;
+  std::size_t best_pos = 0;
+  for (const RoleKey& k : kRoleKeys) {
+    const std::string key = k.key;
     const std::size_t pos = name.rfind(key);
     if (pos == std::string::npos || pos == 0) continue;
-    const std::string rest = name.substr(pos + key.size());
-    // Accept "", ".weight", ".<adapter>.weight" (PEFT's named adapters, e.g. ".default.weight").
-    bool ok = rest.empty() || rest == ".weight";
-    if (!ok && rest.size() > 8 && rest[0] == '.' &&
-        rest.compare(rest.size() - 7, 7, ".weight") == 0) {
-      ok = rest.find('.', 1) == rest.size() - 7;
+    if (!valid_suffix(name.substr(pos + key.size()))) continue;
+    if (!best || pos > best_pos) {
+      best = &k;
+      best_pos = pos;
     }
-    if (!ok) continue;
-    if (module) *module = name.substr(0, pos);
-    if (role) *role = r;
-    return true;
   }
-  return false;
+  if (!best) return false;
+  if (module) *module = name.substr(0, best_pos);
+  if (role) *role = best->role;
+  if (embedding) *embedding = best->embedding;
+  return true;
+}
+
+bool parse_lora_name(const std::string& name, std::string* module, char* role) {
+  AdapterRole r{};
+  std::string m;
+  if (!parse_adapter_name(name, &m, &r) || (r != AdapterRole::A && r != AdapterRole::B)) {
+    return false;
+  }
+  if (module) *module = m;
+  if (role) *role = r == AdapterRole::A ? 'A' : 'B';
+  return true;
 }
 
 std::vector<LoraPair> find_lora_pairs(const std::vector<std::string>& names,
@@ -39,16 +85,39 @@ std::vector<LoraPair> find_lora_pairs(const std::vector<std::string>& names,
   std::map<std::string, LoraPair> by_module;
   for (const std::string& n : names) {
     std::string module;
-    char role = 0;
-    if (!parse_lora_name(n, &module, &role)) continue;
+    AdapterRole role{};
+    bool embedding = false;
+    if (!parse_adapter_name(n, &module, &role, &embedding)) continue;
     LoraPair& p = by_module[module];
     p.module = module;
-    (role == 'A' ? p.a_name : p.b_name) = n;
+    switch (role) {
+      case AdapterRole::A:
+        p.a_name = n;
+        p.embedding = p.embedding || embedding;
+        break;
+      case AdapterRole::B:
+        p.b_name = n;
+        p.embedding = p.embedding || embedding;
+        break;
+      case AdapterRole::E:
+        p.e_name = n;
+        break;
+      case AdapterRole::Magnitude:
+        p.magnitude_name = n;
+        break;
+      case AdapterRole::Ranknum:
+        p.ranknum_name = n;
+        break;
+    }
   }
   std::vector<LoraPair> out;
   for (auto& [module, p] : by_module) {
     if (p.a_name.empty() || p.b_name.empty()) {
-      if (unpaired) unpaired->push_back(p.a_name.empty() ? p.b_name : p.a_name);
+      if (unpaired) {
+        for (const std::string* n : {&p.a_name, &p.b_name, &p.e_name, &p.magnitude_name}) {
+          if (!n->empty()) unpaired->push_back(*n);
+        }
+      }
       continue;
     }
     std::string base = module;
@@ -63,25 +132,35 @@ std::vector<LoraPair> find_lora_pairs(const std::vector<std::string>& names,
 double LoraScale::scale(int64_t r_factors) const {
   if (!std::isfinite(alpha)) return 1.0;
   const double r = std::isfinite(rank) && rank > 0 ? rank : static_cast<double>(r_factors);
+  // PEFT's SVDLinear divides by ranknum + 1e-5 (a guard against ranknum = 0 it applies always).
+  if (adalora) return alpha / (r + 1e-5);
   return rslora ? alpha / std::sqrt(r) : alpha / r;
 }
 
-std::optional<LoraScale> read_adapter_config(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  nlohmann::json j;
-  try {
-    in >> j;
-  } catch (const std::exception& e) {
-    throw std::runtime_error(path + ": not valid JSON (" + e.what() + ")");
+RowMatrixXd dora_merge(const Eigen::Ref<const RowMatrixXd>& W0, const Eigen::MatrixXd& B,
+                       const Eigen::MatrixXd& A, double scale, const Eigen::VectorXd& magnitude,
+                       bool outputs_are_rows) {
+  if (B.cols() != A.rows() || W0.rows() != B.rows() || W0.cols() != A.cols()) {
+    throw std::invalid_argument("DoRA shapes do not agree: W0 is " + std::to_string(W0.rows()) +
+                                "x" + std::to_string(W0.cols()) + ", B is " +
+                                std::to_string(B.rows()) + "x" + std::to_string(B.cols()) +
+                                ", A is " + std::to_string(A.rows()) + "x" +
+                                std::to_string(A.cols()));
   }
-  LoraScale s;
-  if (j.contains("lora_alpha") && j["lora_alpha"].is_number())
-    s.alpha = j["lora_alpha"].get<double>();
-  if (j.contains("r") && j["r"].is_number()) s.rank = j["r"].get<double>();
-  if (j.contains("use_rslora") && j["use_rslora"].is_boolean())
-    s.rslora = j["use_rslora"].get<bool>();
-  return s;
+  const Eigen::Index outputs = outputs_are_rows ? W0.rows() : W0.cols();
+  if (magnitude.size() != outputs) {
+    throw std::invalid_argument("DoRA magnitude vector has " + std::to_string(magnitude.size()) +
+                                " entries but the weight has " + std::to_string(outputs) +
+                                " output features");
+  }
+  RowMatrixXd V = W0;
+  V.noalias() += scale * (B * A);
+  if (outputs_are_rows) {
+    const Eigen::VectorXd f = magnitude.cwiseQuotient(V.rowwise().norm());
+    return f.asDiagonal() * V;
+  }
+  const Eigen::VectorXd f = magnitude.cwiseQuotient(V.colwise().norm().transpose());
+  return V * f.asDiagonal();
 }
 
 namespace {

@@ -32,49 +32,23 @@ Loaded load(const ck::TensorSource& src, const ck::TensorInfo& info) {
   return l;
 }
 
-/// A row-major (rows, cols) matrix as an Eigen (col-major) matrix, in double.
-Eigen::MatrixXd load_eigen(const ck::TensorSource& src, const ck::TensorInfo& info) {
-  const auto [rows, cols] = info.matrix_shape();
-  std::vector<double> d;
-  src.read(info.name, d);
-  using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  return Eigen::Map<const RowMajor>(d.data(), rows, cols);
-}
-
-double job_cost(int64_t rows, int64_t cols) {
-  return static_cast<double>(rows) * static_cast<double>(cols) *
-         static_cast<double>(std::max<int64_t>(1, std::min(rows, cols)));
-}
-
-std::string shape_text(const std::pair<int64_t, int64_t>& s) {
-  return std::to_string(s.first) + "x" + std::to_string(s.second);
-}
-
-/// B (out × r) and A (r × in) of a pair; accepts the transposed convention (A in × r, B r × out).
-std::pair<Eigen::MatrixXd, Eigen::MatrixXd> load_lora(const ck::TensorSource& src,
-                                                      const ck::TensorInfo& a_info,
-                                                      const ck::TensorInfo& b_info) {
-  Eigen::MatrixXd A = load_eigen(src, a_info), B = load_eigen(src, b_info);
-  if (B.cols() == A.rows()) return {B, A};
-  if (A.cols() == B.rows()) return {B.transpose(), A.transpose()};
-  throw std::runtime_error("LoRA factors do not chain: A is " + shape_text(a_info.matrix_shape()) +
-                           ", B is " + shape_text(b_info.matrix_shape()));
-}
-
-const ck::TensorInfo* find_info(const ck::TensorSource& src, const std::string& name) {
-  for (const auto& t : src.tensors()) {
-    if (t.name == name) return &t;
-  }
-  return nullptr;
-}
-
 /// The tensors of fc that pass the filter and are matrices, in source order; the others that
-/// pass the filter are reported to the runner as skipped, with the reason.
+/// pass the filter are reported to the runner as skipped, with the reason. With LoRA pairing on,
+/// an adapter's own vectors (lora_E, magnitude, ranknum) are skipped as parts of the merged
+/// update and their names added to *parts.
 std::vector<const ck::TensorInfo*> selected_matrices(Runner& runner, const FileContext& fc,
-                                                     const TensorFilter& filter) {
+                                                     const TensorFilter& filter,
+                                                     const BatchOptions& opts,
+                                                     std::vector<std::string>* parts) {
   std::vector<const ck::TensorInfo*> out;
   for (const auto& info : fc.src->tensors()) {
     if (!filter.accepts(info.name)) continue;
+    const std::string part = opts.lora ? adapter_part_reason(info.name) : "";
+    if (!part.empty()) {
+      runner.skip(fc.path, info.name, part);
+      parts->push_back(info.name);
+      continue;
+    }
     const std::string why = skip_reason(info);
     if (!why.empty()) {
       runner.skip(fc.path, info.name, why);
@@ -85,11 +59,12 @@ std::vector<const ck::TensorInfo*> selected_matrices(Runner& runner, const FileC
   return out;
 }
 
-std::vector<std::string> names_of(const std::vector<const ck::TensorInfo*>& infos) {
-  std::vector<std::string> names;
-  names.reserve(infos.size());
-  for (const ck::TensorInfo* t : infos) names.push_back(t->name);
-  return names;
+/// The adapted modules among the matrices (with their parts).
+std::vector<LoraPair> adapter_pairs(const std::vector<const ck::TensorInfo*>& matrices,
+                                    const std::vector<std::string>& parts) {
+  std::vector<std::string> names = parts;
+  for (const ck::TensorInfo* t : matrices) names.push_back(t->name);
+  return find_lora_pairs(names, nullptr);
 }
 
 /// Spectral metrics of one matrix (its own metrics: spectra rows and LoRA factors in a diff).
@@ -108,6 +83,42 @@ Job matrix_job(const FileContext& fc, const ck::TensorInfo& info, Record proto,
 }
 
 }  // namespace
+
+double job_cost(int64_t rows, int64_t cols) {
+  return static_cast<double>(rows) * static_cast<double>(cols) *
+         static_cast<double>(std::max<int64_t>(1, std::min(rows, cols)));
+}
+
+std::string shape_text(const std::pair<int64_t, int64_t>& s) {
+  return std::to_string(s.first) + "x" + std::to_string(s.second);
+}
+
+Eigen::MatrixXd load_eigen(const ck::TensorSource& src, const ck::TensorInfo& info) {
+  const auto [rows, cols] = info.matrix_shape();
+  std::vector<double> d;
+  src.read(info.name, d);
+  return Eigen::Map<const RowMatrixXd>(d.data(), rows, cols);
+}
+
+const ck::TensorInfo* find_info(const ck::TensorSource& src, const std::string& name) {
+  for (const auto& t : src.tensors()) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+void add_reason(Record& r, const std::string& text) {
+  if (text.empty()) return;
+  r.metrics.reason += (r.metrics.reason.empty() ? "" : "; ") + text;
+}
+
+void set_intruders(Record& r, const IntruderResult& res, const IntruderOptions& opts) {
+  r.intruders = res.count;
+  if (std::isfinite(res.count) && res.examined < opts.top_k) {
+    add_reason(r, "intruders among the top " + std::to_string(res.examined) +
+                      " singular vectors (min(m, n) < --top-k " + std::to_string(opts.top_k) + ")");
+  }
+}
 
 Record proto_record(const FileContext& fc, const std::string& tensor, RecordKind kind,
                     const BatchOptions& opts) {
@@ -153,33 +164,25 @@ bool open_or_report(Runner& runner, FileContext& fc, const BatchOptions& opts) {
   }
 }
 
-void resolve_lora_scale(FileContext& fc, const BatchOptions& opts) {
-  fc.lora_scale.alpha = opts.lora_alpha;
-  fc.lora_scale.rank = opts.lora_rank;
-  if (!std::isnan(opts.lora_alpha)) return;
+void resolve_adapter_config(Runner& runner, FileContext& fc) {
   namespace fs = std::filesystem;
   fs::path p(fc.path);
   const fs::path dir = fs::is_directory(p) ? p : p.parent_path();
-  std::optional<LoraScale> cfg;
   try {
-    cfg = read_adapter_config((dir / "adapter_config.json").string());
+    if (auto cfg = read_adapter_config((dir / "adapter_config.json").string())) {
+      fc.adapter = std::make_shared<const AdapterConfig>(std::move(*cfg));
+      runner.set_note(fc.unit, fc.path, fc.adapter->unsupported_type_note());
+    }
   } catch (const std::exception& e) {
     fc.lora_note = e.what();
-  }
-  if (cfg) {
-    fc.lora_scale.alpha = cfg->alpha;
-    fc.lora_scale.rslora = cfg->rslora;
-    if (std::isnan(opts.lora_rank)) fc.lora_scale.rank = cfg->rank;
-  }
-  if (std::isnan(fc.lora_scale.alpha)) {
-    fc.lora_note = "LoRA scale unknown (no --lora-alpha, no adapter_config.json): s = 1 assumed";
   }
 }
 
 void plan_spectra(Runner& runner, const FileContext& fc, const BatchOptions& opts,
                   const TensorFilter& filter) {
-  const auto src = fc.src;
-  const std::vector<const ck::TensorInfo*> matrices = selected_matrices(runner, fc, filter);
+  std::vector<std::string> parts;
+  const std::vector<const ck::TensorInfo*> matrices =
+      selected_matrices(runner, fc, filter, opts, &parts);
   for (const ck::TensorInfo* m : matrices) {
     const ck::TensorInfo& info = *m;
     const auto [rows, cols] = info.matrix_shape();
@@ -194,25 +197,7 @@ void plan_spectra(Runner& runner, const FileContext& fc, const BatchOptions& opt
     proto.metrics.cols = cols;
     runner.add_job(matrix_job(fc, info, proto, opts));
   }
-  if (!opts.lora) return;
-  for (const LoraPair& p : find_lora_pairs(names_of(matrices), nullptr)) {
-    const ck::TensorInfo* a = find_info(*src, p.a_name);
-    const ck::TensorInfo* b = find_info(*src, p.b_name);
-    Job j;
-    j.cost = job_cost(b->matrix_shape().first, a->matrix_shape().second) / 64;
-    j.unit = fc.unit;
-    j.proto = proto_record(fc, p.module + ".lora_delta", RecordKind::LoraDelta, opts);
-    j.proto.group = opts.groups.classify(p.module) + ".lora_delta";
-    j.proto.dtype = ck::dtype_name(a->dtype);
-    j.fn = [src, a = *a, b = *b, proto = j.proto, fc, &opts]() {
-      auto [B, A] = load_lora(*src, a, b);
-      Record r = proto;
-      r.metrics = lora_delta_metrics(B, A, fc.lora_scale.scale(A.rows()), opts.metrics);
-      if (r.metrics.reason.empty()) r.metrics.reason = fc.lora_note;
-      return std::vector<Record>{r};
-    };
-    runner.add_job(std::move(j));
-  }
+  if (opts.lora) plan_adapter_spectra(runner, fc, adapter_pairs(matrices, parts), opts);
 }
 
 void plan_diff(Runner& runner, const FileContext& fc,
@@ -222,9 +207,11 @@ void plan_diff(Runner& runner, const FileContext& fc,
   std::unordered_map<std::string, const ck::TensorInfo*> base_index;
   for (const auto& t : base->tensors()) base_index[t.name] = &t;
   std::set<std::string> matched_base;
-  const std::vector<const ck::TensorInfo*> matrices = selected_matrices(runner, fc, filter);
+  std::vector<std::string> parts;
+  const std::vector<const ck::TensorInfo*> matrices =
+      selected_matrices(runner, fc, filter, opts, &parts);
   const std::vector<LoraPair> pairs =
-      opts.lora ? find_lora_pairs(names_of(matrices), nullptr) : std::vector<LoraPair>{};
+      opts.lora ? adapter_pairs(matrices, parts) : std::vector<LoraPair>{};
   for (const ck::TensorInfo* m : matrices) {
     const ck::TensorInfo& info = *m;
     const std::string& name = info.name;
@@ -243,9 +230,15 @@ void plan_diff(Runner& runner, const FileContext& fc,
       runner.add_job(matrix_job(fc, info, proto, opts));
       continue;
     }
-    const std::string base_name = map.apply(name);
+    std::string base_name = map.apply(name);
+    auto it = base_index.find(base_name);
+    const std::string key = peft_module_key(name);
+    if (it == base_index.end() && key != name && base_index.count(map.apply(key))) {
+      // A full matrix saved in a PEFT adapter (modules_to_save) under PEFT's prefix.
+      base_name = map.apply(key);
+      it = base_index.find(base_name);
+    }
     proto.base_tensor = base_name;
-    const auto it = base_index.find(base_name);
     if (it == base_index.end()) {
       runner.emit_now(fc.unit, error_record(proto, "tensor '" + base_name + "' not in base"));
       continue;
@@ -261,68 +254,33 @@ void plan_diff(Runner& runner, const FileContext& fc,
       continue;
     }
     Job j{job_cost(rows, cols), fc.unit, proto, nullptr};
-    j.fn = [src, base, info, binfo, rows = rows, cols = cols, proto, &opts]() {
+    j.fn = [src, base, info, binfo, rows = rows, cols = cols, proto, &opts,
+            intruders = dopts.intruders && rows > 0 && cols > 0, iopts = dopts.intruder]() {
       Record r = proto;
       DiffMetrics d;
+      IntruderResult ir;
       if (info.dtype == ck::DType::F64 || binfo.dtype == ck::DType::F64) {
         std::vector<double> w, w0;
         src->read(info.name, w);
         base->read(binfo.name, w0);
         d = compute_diff(w.data(), w0.data(), rows, cols, opts.metrics);
+        if (intruders) ir = intruder_dimensions(w.data(), w0.data(), rows, cols, iopts);
       } else {
         std::vector<float> w, w0;
         src->read(info.name, w);
         base->read(binfo.name, w0);
         d = compute_diff(w.data(), w0.data(), rows, cols, opts.metrics);
+        if (intruders) ir = intruder_dimensions(w.data(), w0.data(), rows, cols, iopts);
       }
       r.metrics = std::move(d.delta);
       d.delta = MatrixMetrics{};
       r.diff = d;
+      if (intruders) set_intruders(r, ir, iopts);
       return std::vector<Record>{r};
     };
     runner.add_job(std::move(j));
   }
-  for (const LoraPair& p : pairs) {
-    const ck::TensorInfo a = *find_info(*src, p.a_name);
-    const ck::TensorInfo b = *find_info(*src, p.b_name);
-    Record proto = proto_record(fc, p.module + ".lora_delta", RecordKind::LoraDelta, opts);
-    proto.group = opts.groups.classify(p.module) + ".lora_delta";
-    proto.is_diff = true;
-    proto.dtype = ck::dtype_name(a.dtype);
-    proto.base_file = base->path();
-    proto.base_tensor = map.apply(p.base_name);
-    const auto it = base_index.find(proto.base_tensor);
-    if (it == base_index.end()) {
-      runner.emit_now(
-          fc.unit, error_record(proto, "LoRA base weight '" + proto.base_tensor + "' not in base"));
-      continue;
-    }
-    matched_base.insert(proto.base_tensor);
-    const ck::TensorInfo binfo = *it->second;
-    const auto [rows, cols] = binfo.matrix_shape();
-    proto.metrics.rows = rows;
-    proto.metrics.cols = cols;
-    Job j{job_cost(rows, cols) / 64, fc.unit, proto, nullptr};
-    j.fn = [src, base, a, b, binfo, proto, fc, &opts]() {
-      auto [B, A] = load_lora(*src, a, b);
-      const auto [rows, cols] = binfo.matrix_shape();
-      if (B.rows() != rows || A.cols() != cols) {
-        throw std::runtime_error("LoRA update is " + std::to_string(B.rows()) + "x" +
-                                 std::to_string(A.cols()) + " but base weight is " +
-                                 shape_text(binfo.matrix_shape()));
-      }
-      std::vector<double> w0;
-      base->read(binfo.name, w0);
-      DiffMetrics d = lora_diff(w0.data(), B, A, fc.lora_scale.scale(A.rows()), opts.metrics);
-      Record r = proto;
-      r.metrics = std::move(d.delta);
-      if (r.metrics.reason.empty()) r.metrics.reason = fc.lora_note;
-      d.delta = MatrixMetrics{};
-      r.diff = d;
-      return std::vector<Record>{r};
-    };
-    runner.add_job(std::move(j));
-  }
+  plan_adapter_diff(runner, fc, pairs, base, base_index, map, dopts, opts, &matched_base);
   if (dopts.report_missing && pairs.empty()) {
     for (const auto& t : base->tensors()) {
       if (!skip_reason(t).empty() || !filter.accepts(t.name) || matched_base.count(t.name)) {

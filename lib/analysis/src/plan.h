@@ -1,14 +1,19 @@
 #pragma once
 /// \file plan.h
 /// Private: turning one opened checkpoint into jobs for the runner (spectra or diff against a
-/// base), and the rows built from a checkpoint's finished records (diff totals, series groups).
+/// base; plan.cpp for matrices, plan_adapter.cpp for the merged updates of adapters), and the
+/// rows built from a checkpoint's finished records (diff totals, series groups).
 
 #include <cmath>
 #include <memory>
+#include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "muft/analysis/adapter_config.h"
 #include "muft/analysis/batch.h"
+#include "muft/analysis/intruders.h"
 #include "muft/analysis/lora.h"
 #include "muft/checkpoint/tensor_source.h"
 #include "runner.h"
@@ -23,8 +28,9 @@ struct FileContext {
   std::string path, format, run;
   double step = NAN;
   std::shared_ptr<const ck::TensorSource> src;
-  LoraScale lora_scale;
-  std::string lora_note;  ///< reason text when the LoRA scale had to be assumed
+  /// adapter_config.json beside the checkpoint (null when absent or unreadable).
+  std::shared_ptr<const AdapterConfig> adapter;
+  std::string lora_note;  ///< reason text for merged rows: the config could not be read
 };
 
 /// A record carrying the checkpoint's fields, the tensor name, its kind and layer group.
@@ -41,8 +47,37 @@ std::string skip_reason(const ck::TensorInfo& info);
 /// Opens fc.path into fc.src (and fc.format, and the runner's note for the unit: e.g. a muft
 /// checkpoint without checksums); on failure emits a File error row and returns false.
 bool open_or_report(Runner& runner, FileContext& fc, const BatchOptions& opts);
-/// The LoRA scale of a checkpoint: flags, else adapter_config.json beside it, else 1.
-void resolve_lora_scale(FileContext& fc, const BatchOptions& opts);
+/// Reads adapter_config.json beside the checkpoint into fc.adapter (an unreadable one becomes
+/// fc.lora_note; a peft_type muft does not merge becomes a note on every row of the unit).
+void resolve_adapter_config(Runner& runner, FileContext& fc);
+
+/// Relative cost of a job on a (rows, cols) matrix: rows·cols·min(rows, cols).
+double job_cost(int64_t rows, int64_t cols);
+/// "RxC".
+std::string shape_text(const std::pair<int64_t, int64_t>& s);
+/// A row-major (rows, cols) tensor as an Eigen (col-major) matrix, in double.
+Eigen::MatrixXd load_eigen(const ck::TensorSource& src, const ck::TensorInfo& info);
+/// The info of `name` in src, nullptr when absent.
+const ck::TensorInfo* find_info(const ck::TensorSource& src, const std::string& name);
+/// Appends `text` to r's reason ("; " between parts); nothing when text is empty.
+void add_reason(Record& r, const std::string& text);
+/// Puts an intruder count into r (and says so in the reason when fewer than top_k vectors could
+/// be examined).
+void set_intruders(Record& r, const IntruderResult& res, const IntruderOptions& opts);
+
+/// Why an adapter's own tensor (AdaLoRA lora_E and ranknum, DoRA's magnitude vector) gets no
+/// row: it is part of the module's merged update. "" for any other tensor.
+std::string adapter_part_reason(const std::string& name);
+/// Jobs for the merged update (`<module>.lora_delta` row) of each adapted module in `pairs`.
+void plan_adapter_spectra(Runner& runner, const FileContext& fc, const std::vector<LoraPair>& pairs,
+                          const BatchOptions& opts);
+/// The same against the base: distances from W0 (and intruders). Base tensors used are added
+/// to *matched_base.
+void plan_adapter_diff(Runner& runner, const FileContext& fc, const std::vector<LoraPair>& pairs,
+                       const std::shared_ptr<const ck::TensorSource>& base,
+                       const std::unordered_map<std::string, const ck::TensorInfo*>& base_index,
+                       const NameMap& map, const DiffOptions& dopts, const BatchOptions& opts,
+                       std::set<std::string>* matched_base);
 
 /// Jobs for the plain metrics of every selected matrix of a checkpoint, and its LoRA pairs.
 void plan_spectra(Runner& runner, const FileContext& fc, const BatchOptions& opts,

@@ -25,7 +25,8 @@ void Runner::set_on_done(std::size_t unit, OnDone on_done) {
 
 void Runner::set_note(std::size_t unit, const std::string& file, const std::string& note) {
   if (note.empty()) return;
-  units_[unit].note = note;
+  std::string& n = units_[unit].note;
+  n += (n.empty() ? "" : "; ") + note;
   summary_.notes.push_back(file + ": " + note);
 }
 

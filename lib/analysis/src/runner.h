@@ -38,7 +38,8 @@ class Runner {
   /// A new unit (one checkpoint).
   std::size_t add_unit();
   void set_on_done(std::size_t unit, OnDone on_done);
-  /// A remark appended to the reason of every row of the unit and listed once in the summary.
+  /// A remark appended to the reason of every row of the unit and listed once in the summary
+  /// (several remarks of one unit are joined with "; ").
   void set_note(std::size_t unit, const std::string& file, const std::string& note);
   void add_job(Job j);
   /// A record known at planning time (error rows), delivered at once on the caller's thread.

@@ -17,6 +17,7 @@
 #include "muft/analysis/columns.h"
 #include "muft/analysis/diff.h"
 #include "muft/analysis/filters.h"
+#include "muft/analysis/intruders.h"
 #include "muft/analysis/layer_groups.h"
 #include "muft/analysis/lora.h"
 #include "muft/analysis/metrics.h"
@@ -81,6 +82,8 @@ struct DiffOptions {
   std::vector<std::string> map_rules;  ///< --map 'regex=>replacement' (checkpoint → base names)
   std::string relative_to;             ///< --relative-to REF: ratios to REF's distances ("" = none)
   bool report_missing = true;  ///< error rows for base tensors absent from a full checkpoint
+  bool intruders = false;      ///< --intruders: count intruder dimensions (intruders.h)
+  IntruderOptions intruder;    ///< --top-k, --epsilon
 };
 
 /// Distances of every checkpoint in `paths` from options.base, per tensor and in total.

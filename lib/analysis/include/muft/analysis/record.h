@@ -42,6 +42,8 @@ struct Record {
   DiffMetrics diff;                    ///< diff: distances (diff.delta unused here)
   /// diff with --relative-to: distances divided by those of the reference checkpoint.
   double l2_ratio = NAN, relative_ratio = NAN, cosine_ratio = NAN;
+  /// diff with --intruders: intruder dimensions of W against W0 (intruders.h; total: their sum).
+  double intruders = NAN;
   /// True when the row is an error (unreadable file/tensor, missing tensor, shape mismatch).
   bool failed() const { return metrics.status == MetricStatus::Error; }
 };
