@@ -16,8 +16,8 @@
 
 #include <fmt/core.h>
 
-#include "muft/rundir/run_dir.h"
 #include "muft/checkpoint/hdf5.h"
+#include "muft/rundir/run_dir.h"
 #include "muft/stats/csv.h"
 
 namespace fs = std::filesystem;
