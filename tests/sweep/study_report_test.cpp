@@ -9,17 +9,22 @@
 namespace muft::sweep {
 namespace {
 
-ExperimentSpec Staged() {
+ExperimentSpec Staged(bool second_model = false) {
   std::string s = R"(
 name = "st"
 [[pretrain]]
 name = "lm"
 optimizers = ["adam", "muon"]
+[[pretrain]]
+name = "lm2"
+optimizers = ["adam", "muon"]
 )";
-  for (const char* task : {"near", "far"}) {
+  std::vector<std::pair<const char*, const char*>> tasks = {{"near", "lm"}, {"far", "lm"}};
+  if (second_model) tasks.push_back({"other", "lm2"});
+  for (const auto& [task, from] : tasks) {
     s += fmt::format(
-        "[[finetune]]\nname = \"{}\"\nfrom = \"lm\"\nselect_seeds = [100]\nseeds = [0, 1, 2]\n",
-        task);
+        "[[finetune]]\nname = \"{}\"\nfrom = \"{}\"\nselect_seeds = [100]\nseeds = [0, 1, 2]\n",
+        task, from);
     for (const char* m : {"full", "lora"})
       for (const char* o : {"adam", "muon"})
         s += fmt::format(
@@ -40,7 +45,7 @@ CollectedRun Made(const std::string& study, const std::string& pre, const std::s
   r.spec.role = role;
   r.spec.study = study;
   r.spec.pretrain_optimizer = pre;
-  r.spec.depends_on = "pretrain/lm/" + pre + "-s0";
+  r.spec.depends_on = (study == "other" ? "pretrain/lm2/" : "pretrain/lm/") + pre + "-s0";
   r.spec.method_name = method;
   r.spec.method = method.substr(0, 4);
   r.spec.optimizer = method.substr(5);
@@ -58,11 +63,13 @@ CollectedRun Made(const std::string& study, const std::string& pre, const std::s
 //   lora-adam {0.70, 0.70, 0.70}, lora-muon {0.72, 0.70, 0.75}  → LoRA gap {0.02, 0.00, 0.05}
 //   reduction {0.08, 0.09, 0.07}: mean 0.08, s = 0.01, t(0.975, 2) = 4.302653
 //   → 95 % CI 0.08 ± 4.302653·0.01/√3 = [0.05516, 0.10484].
-std::vector<CollectedRun> Runs(bool with_select, bool diverge_one) {
+std::vector<CollectedRun> Runs(bool with_select, bool diverge_one, bool second_model = false) {
   std::vector<CollectedRun> runs;
   const double fa[] = {0.50, 0.52, 0.54}, fm[] = {0.60, 0.61, 0.66}, la[] = {0.70, 0.70, 0.70},
                lm[] = {0.72, 0.70, 0.75};
-  for (const char* task : {"near", "far"}) {
+  std::vector<const char*> tasks = {"near", "far"};
+  if (second_model) tasks.push_back("other");
+  for (const char* task : tasks) {
     const double start = std::string(task) == "near" ? 1.5 : 3.0;
     for (long s = 0; s < 3; ++s) {
       runs.push_back(Made(task, "adam", "full-adam", s, fa[s], RunRole::kReport, start));
@@ -108,6 +115,25 @@ TEST(StudyReportTest, PairedReductionHandComputedAndSelectionRunsLeftOut) {
             "claim,scope,quantity,estimate,low,high,interval,verdict,note");
 }
 
+TEST(StudyReportTest, TasksOfAnotherPretrainedModelAreNotPooledAndOneTaskUsesItsTInterval) {
+  std::vector<Verdict> v;
+  staged_report(Staged(true), Runs(false, false, true), {}, &v);
+  int seen = 0;
+  for (const auto& x : v) {
+    if (x.claim.find("LoRA shrinks") == std::string::npos) continue;
+    if (x.scope.rfind("lm/adam-pretrained, pooled over 2 tasks", 0) == 0) ++seen;
+    if (x.scope.rfind("lm2/adam-pretrained, 1 task", 0) == 0) {
+      ++seen;
+      // The task's own paired t interval: 0.08 ± t(0.975, 2)·0.01/√3.
+      EXPECT_NEAR(x.estimate, 0.08, 1e-12);
+      EXPECT_NEAR(x.low, 0.08 - 4.30265273 * 0.01 / std::sqrt(3.0), 1e-6);
+      EXPECT_NEAR(x.high, 0.08 + 4.30265273 * 0.01 / std::sqrt(3.0), 1e-6);
+      EXPECT_EQ(x.interval, "Student-t over seeds (1 task)");
+    }
+  }
+  EXPECT_EQ(seen, 2);
+}
+
 TEST(StudyReportTest, ADivergedSeedIsCountedAndDroppedFromItsContrasts) {
   std::vector<Verdict> v;
   const std::string md = staged_report(Staged(), Runs(false, true), {}, &v);
@@ -129,8 +155,11 @@ TEST(StudyReportTest, VerdictsDecideOnTheIntervalAndSayInconclusiveWhenItAllowsB
       r.metrics[1][1] = 10 * 0.85;  // LoRA gap 0.15 on this seed
   std::vector<Verdict> v;
   staged_report(Staged(), runs, {}, &v);
-  for (const auto& x : v)
-    if (x.claim.find("LoRA shrinks") != std::string::npos) EXPECT_EQ(x.verdict, "inconclusive");
+  for (const auto& x : v) {
+    if (x.claim.find("LoRA shrinks") != std::string::npos) {
+      EXPECT_EQ(x.verdict, "inconclusive");
+    }
+  }
 }
 
 }  // namespace

@@ -112,10 +112,40 @@ Pooled pool(const std::vector<std::pair<std::string, Contrast>>& per_task) {
   }
   Pooled p;
   p.k = effects.size();
-  if (effects.size() < 2) return p;
-  p.meta = stats::dersimonian_laird(effects, 0.95);
+  if (effects.empty()) return p;
   p.ok = true;
+  if (effects.size() == 1) {
+    // One task (e.g. the digits analogue): nothing to pool; the verdict rests on that task's
+    // Student-t interval over its paired seeds, reported in every interval field.
+    for (const auto& [task, c] : per_task) {
+      if (c.s.n < 2 || !std::isfinite(c.s.mean)) continue;
+      p.meta.status = stats::MetaStatus::kSingleStudy;
+      p.meta.k = 1;
+      p.meta.estimate = c.s.mean;
+      p.meta.ci_low = p.meta.hksj.modified_ci_low = c.s.ci_low;
+      p.meta.ci_high = p.meta.hksj.modified_ci_high = c.s.ci_high;
+      p.meta.tau2 = 0.0;
+    }
+    return p;
+  }
+  p.meta = stats::dersimonian_laird(effects, 0.95);
   return p;
+}
+
+/// The key of a pool: the pretrained model (pretraining group and optimizer), so that tasks are
+/// pooled only with tasks fine-tuned from the same model and measured in the same unit (the
+/// digits analogue's accuracies never join the language tasks' perplexity ratios).
+std::string pool_key(const FinetuneStudy& s, const std::string& optimizer) {
+  return s.from + "/" + optimizer;
+}
+/// "lm/adam-pretrained, pooled over 4 tasks" (or ", 1 task").
+std::string pool_scope(const std::string& key, std::size_t k) {
+  return key + "-pretrained, " +
+         (k == 1 ? std::string("1 task") : "pooled over " + std::to_string(k) + " tasks");
+}
+/// The interval that decides a pooled verdict.
+std::string pool_interval(std::size_t k) {
+  return k == 1 ? "Student-t over seeds (1 task)" : "modified HKSJ";
 }
 
 }  // namespace
@@ -295,21 +325,22 @@ std::string staged_report(const ExperimentSpec& spec, const std::vector<Collecte
                         signed_value(g_lora.s.mean), ci(g_lora.s.ci_low, g_lora.s.ci_high),
                         signed_value(red.s.mean), ci(red.s.ci_low, red.s.ci_high),
                         red.seeds_text());
-      full_gaps[p].push_back({s->name, g_full});
-      lora_gaps[p].push_back({s->name, g_lora});
-      reductions[p].push_back({s->name, red});
+      const std::string key = pool_key(*s, p);
+      full_gaps[key].push_back({s->name, g_full});
+      lora_gaps[key].push_back({s->name, g_lora});
+      reductions[key].push_back({s->name, red});
       // Learning and forgetting of every method against matched Full FT (the competing paper's
       // comparison): old-task and new-task differences, positive = worse than Full-P.
       for (const Cell* other : {cfx, clp, clx}) {
         const std::string name = other == cfx ? fx->name : other == clp ? lp->name : lx->name;
-        forgetting_vs_matched[p][name].push_back(
+        forgetting_vs_matched[key][name].push_back(
             {s->name, report::contrast(*other, *cfp, &Cell::Values::old_metric, sign)});
-        learning_vs_matched[p][name].push_back(
+        learning_vs_matched[key][name].push_back(
             {s->name, report::contrast(*other, *cfp, &Cell::Values::new_metric, sign)});
       }
-      distance_ratio[p].push_back({s->name, report::log_ratio(*cfx, *cfp, &Cell::Values::l2)});
+      distance_ratio[key].push_back({s->name, report::log_ratio(*cfx, *cfp, &Cell::Values::l2)});
       if (p == "adam")
-        lora_distance_ratio[p].push_back(
+        lora_distance_ratio[key].push_back(
             {s->name, report::log_ratio(*clx, *clp, &Cell::Values::l2)});
     }
     md << "\n";
@@ -323,7 +354,9 @@ std::string staged_report(const ExperimentSpec& spec, const std::vector<Collecte
       "narrower than DL's, which a reviewer would not accept";
   md << "## Pooled over tasks: the mismatch and LoRA's mitigation\n\n"
      << pooled_note
-     << ". Per-task effects are the paired means above, their variance s²/n.\n\n"
+     << ". Per-task effects are the paired means above, their variance s²/n. Tasks are pooled "
+        "only with tasks fine-tuned from the same pretrained model (so in the same unit); a "
+        "model with one task (k = 1) is decided by that task's Student-t interval.\n\n"
         "| pretrained | quantity | k | estimate | DL 95 % CI | HKSJ 95 % CI | τ² | verdict |\n"
         "|---|---|---|---|---|---|---|---|\n";
   auto pooled_row = [&](const std::string& p, const std::string& what, const std::string& claim,
@@ -332,17 +365,17 @@ std::string staged_report(const ExperimentSpec& spec, const std::vector<Collecte
     const Pooled pl = pool(per_task);
     Verdict v;
     v.claim = claim;
-    v.scope = p + "-pretrained, pooled over " + std::to_string(pl.k) + " tasks";
+    v.scope = pool_scope(p, pl.k);
     v.quantity = quantity;
     if (!pl.ok) {
       v.estimate = v.low = v.high = kNaN;
       v.verdict = "inconclusive";
-      v.note = "fewer than 2 tasks with 2 or more paired seeds";
+      v.note = "no task with 2 or more paired seeds";
     } else {
       v.estimate = pl.meta.estimate;
       v.low = pl.meta.hksj.modified_ci_low;
       v.high = pl.meta.hksj.modified_ci_high;
-      v.interval = "modified HKSJ";
+      v.interval = pool_interval(pl.k);
       v.verdict = decide(v.low, v.high, positive_supports);
       const std::string dl = decide(pl.meta.ci_low, pl.meta.ci_high, positive_supports);
       if (dl != v.verdict) v.note = "the DL interval alone would say " + dl;
@@ -376,12 +409,12 @@ std::string staged_report(const ExperimentSpec& spec, const std::vector<Collecte
       const Pooled fo = pool(per_task), le = pool(learning_vs_matched[p][name]);
       Verdict v;
       v.claim = "matched full fine-tuning forgets less than " + name + " (arXiv 2605.06654)";
-      v.scope = p + "-pretrained, pooled over " + std::to_string(fo.k) + " tasks";
+      v.scope = pool_scope(p, fo.k);
       v.quantity = name + " − Full-matched, old-task metric (positive = " + name + " forgets more)";
       v.estimate = fo.ok ? fo.meta.estimate : kNaN;
       v.low = fo.ok ? fo.meta.hksj.modified_ci_low : kNaN;
       v.high = fo.ok ? fo.meta.hksj.modified_ci_high : kNaN;
-      v.interval = "modified HKSJ";
+      v.interval = pool_interval(fo.k);
       v.verdict = decide(v.low, v.high, true);
       if (le.ok) {
         v.note = fmt::format("new task: {} {}", signed_value(le.meta.estimate),
@@ -413,12 +446,12 @@ std::string staged_report(const ExperimentSpec& spec, const std::vector<Collecte
     const Pooled pl = pool(per_task);
     Verdict v;
     v.claim = claim;
-    v.scope = p + "-pretrained, pooled over " + std::to_string(pl.k) + " tasks";
+    v.scope = pool_scope(p, pl.k);
     v.quantity = "log(L2 " + what + ")";
     v.estimate = pl.ok ? pl.meta.estimate : kNaN;
     v.low = pl.ok ? pl.meta.hksj.modified_ci_low : kNaN;
     v.high = pl.ok ? pl.meta.hksj.modified_ci_high : kNaN;
-    v.interval = "modified HKSJ";
+    v.interval = pool_interval(pl.k);
     v.verdict = decide(v.low, v.high, positive_supports);
     md << fmt::format(
         "| {} | {} | {} | {} | {} | {} |\n", p, what, signed_value(v.estimate, 3),
