@@ -49,7 +49,7 @@ def trajectory(run_id, field):
 
 # %%
 fig, axes = plt.subplots(len(optimizers), len(names), squeeze=False,
-                         figsize=(3.3 * len(names) + 0.6, 2.9 * len(optimizers) + 1.0))
+                         figsize=(max(9.0, 3.3 * len(names) + 0.6), 2.9 * len(optimizers) + 1.0))
 legend = {}
 for j, s in enumerate(names):
     for i, p in enumerate(optimizers):
@@ -117,8 +117,8 @@ if handles:
     fig.legend(handles=handles, loc="lower center", ncol=min(6, len(handles)), fontsize=7,
                frameon=False)
 fig.suptitle("Fine-tuning trajectories at the chosen rate: mean ± std over the reported seeds "
-             "(matched optimizer solid, mismatched dashed)", fontsize=10)
-fig.tight_layout(rect=(0, 0.03 + 0.025 * math.ceil(max(1, len(handles)) / 6), 1, 0.95))
+             "\n(matched optimizer solid, mismatched dashed)", fontsize=10)
+fig.tight_layout(rect=(0, 0.03 + 0.025 * math.ceil(max(1, len(handles)) / 6), 1, 0.92))
 
 # %%
 os.makedirs(OUT, exist_ok=True)

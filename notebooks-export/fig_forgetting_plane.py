@@ -52,7 +52,7 @@ optimizers = sorted({c.pretrain_optimizer for s in names for c in studies[s].val
 
 # %%
 fig, axes = plt.subplots(len(optimizers), len(names), squeeze=False,
-                         figsize=(3.4 * len(names) + 0.6, 3.1 * len(optimizers) + 1.0))
+                         figsize=(max(9.0, 3.4 * len(names) + 0.6), 3.1 * len(optimizers) + 1.0))
 legend, table = {}, []
 for j, s in enumerate(names):
     rank = mf.fixed_lora_rank(studies[s], RANK)
@@ -103,8 +103,8 @@ handles.append(Line2D([], [], color="gray", marker="o", mfc="white", linestyle="
 fig.legend(handles=handles, loc="lower center", ncol=min(7, len(handles)), fontsize=7,
            frameon=False)
 fig.suptitle("Learning–forgetting plane: mean ± std over the reported seeds at the chosen rate "
-             "(equal seeds per method, LoRA at a fixed rank)", fontsize=10)
-fig.tight_layout(rect=(0, 0.03 + 0.025 * math.ceil(len(handles) / 7), 1, 0.95))
+             "\n(equal seeds per method, LoRA at a fixed rank)", fontsize=10)
+fig.tight_layout(rect=(0, 0.03 + 0.025 * math.ceil(len(handles) / 7), 1, 0.92))
 
 # %%
 for s, p, name, rank, lr, n, seeds, nm, ns, om, os_ in table:

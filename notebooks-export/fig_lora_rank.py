@@ -77,7 +77,8 @@ for (pre, name, rank), c in cells.items():
     series[(c.pretrain_optimizer, name)].append((rank, c.chosen_lr, len(rs), nm, ns, om, os_,
                                                  STUDY))
     # The same method, pretrained model, rate and task at another rank in another study.
-    for s2, cells2 in studies.items():
+    # Prefer a source study named in the rank study's name (fortunes for rank-fortunes).
+    for s2, cells2 in sorted(studies.items(), key=lambda kv: (kv[0] not in STUDY, kv[0])):
         if s2 == STUDY:
             continue
         for (pre2, name2, rank2), c2 in cells2.items():
@@ -109,7 +110,8 @@ for i, p in enumerate(optimizers):
         for ax, mi, si in ((ax_new, 3, 4), (ax_old, 5, 6)):
             ax.errorbar([x[0] for x in own], [x[mi] for x in own], yerr=[x[si] for x in own],
                         marker="^", linestyle=style, color=color, capsize=3,
-                        label=f"{name} (lr {own[0][1]:g})" if own else name)
+                        label=(f"{name} (lr {own[0][1]:g})" if len({x[1] for x in own}) == 1
+                               else f"{name} (best lr per rank)") if own else name)
             if other:
                 ax.errorbar([x[0] for x in other], [x[mi] for x in other],
                             yerr=[x[si] for x in other], fmt="^", mfc="white", color=color,

@@ -50,7 +50,7 @@ optimizers = sorted({c.pretrain_optimizer for s in names for c in studies[s].val
 
 # %%
 fig, axes = plt.subplots(len(optimizers), len(names), squeeze=False,
-                         figsize=(3.4 * len(names) + 0.6, 3.0 * len(optimizers) + 1.0))
+                         figsize=(max(9.0, 3.4 * len(names) + 0.6), 3.0 * len(optimizers) + 1.0))
 handles = {}
 for j, s in enumerate(names):
     cells = studies[s]
@@ -145,9 +145,9 @@ legend += [Line2D([], [], color="gray", marker="x", linestyle="none", mew=2,
 fig.legend(handles=legend, loc="lower center", ncol=min(5, len(legend)), fontsize=7,
            frameon=False)
 fig.suptitle("Learning-rate sweep: selection-seed score per rate (lines), reported seeds at the "
-             "chosen rate (error bars); matched optimizer solid, mismatched dashed", fontsize=10)
+             "chosen rate (error bars)\nmatched optimizer solid, mismatched dashed", fontsize=10)
 nrows_legend = math.ceil(len(legend) / min(5, len(legend)))
-fig.tight_layout(rect=(0, 0.03 + 0.025 * nrows_legend, 1, 0.95))
+fig.tight_layout(rect=(0, 0.03 + 0.025 * nrows_legend, 1, 0.92))
 
 # %%
 os.makedirs(OUT, exist_ok=True)
