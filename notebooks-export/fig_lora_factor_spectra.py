@@ -1,59 +1,54 @@
 # %% [markdown]
 # # Figures 12–14 analogue: spectra of the LoRA factors during fine-tuning
 # Stable rank and SVD entropy of the LoRA A and B factors (mean over the adapted layers of each
-# kind) versus fine-tuning step, LoRA-Adam versus LoRA-Muon, from the first seed at each
-# method's best learning rate. Needs a results.h5 collected with the checkpoint analysis: the
+# kind) versus fine-tuning step, LoRA-Adam versus LoRA-Muon, from the first completed reported
+# seed at each method's chosen rate (default study: `lr-sweep`, else the first task with a
+# learning-rate selection in starting-loss order). Needs a results.h5 collected with the checkpoint analysis: the
 # series live in /runs/<run>/series/<group>.lora_A and .lora_B.
 #
 # Run: /usr/bin/python3 notebooks-export/fig_lora_factor_spectra.py [results.h5] [study]
 
 # %%
-import math
 import os
 import sys
-from collections import defaultdict
 
-import h5py
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import muft_figs as mf  # noqa: E402
 
 RESULTS = sys.argv[1] if len(sys.argv) > 1 else "runs/smoke/results.h5"
 STUDY = sys.argv[2] if len(sys.argv) > 2 else None
-OUT = os.environ.get("MUFT_FIGURES_DIR") or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "docs", "figures")
+OUT = mf.out_dir(__file__)
 METRICS = ("stable_rank", "svd_entropy")
 
-f = h5py.File(RESULTS, "r")
-t = f["table"]
-cols = {c: (t[c].asstr()[:] if t[c].dtype.kind == "O" else t[c][:]) for c in t.keys()}
-rows = [{c: cols[c][i] for c in cols} for i in range(len(cols["id"]))]
-rows = [r for r in rows if r["kind"] == "finetune" and r["method"] == "lora"]
-if STUDY is None and rows:
-    STUDY = "lr-sweep" if any(r["study"] == "lr-sweep" for r in rows) else rows[0]["study"]
-rows = [r for r in rows if r["study"] == STUDY]
+f, rows = mf.load(RESULTS)
+studies = mf.cells_of(rows)
+if STUDY is None:
+    lora = [n for n, cells in studies.items()
+            if any(c.method == "lora" for c in cells.values()) and not mf.is_rank_study(cells)]
+    staged = [n for n in lora if any(c.staged for c in studies[n].values())]
+    STUDY = ("lr-sweep" if "lr-sweep" in lora else
+             mf.order_studies(studies, staged or lora)[0] if lora else None)
+if STUDY not in studies:
+    sys.exit(f"fig_lora_factor_spectra: no fine-tuning study {STUDY!r} in {RESULTS}")
 
 # %%
-by = defaultdict(lambda: defaultdict(list))  # (pretrain, method, rank) -> lr -> rows
-for r in rows:
-    by[(r["pretrain_optimizer"], r["method_name"], int(r["rank"]))][r["lr"]].append(r)
+# Per LoRA cell: its first completed reported run at the chosen rate.
 chosen = {}
-for key, lrs in by.items():
-    best = None
-    for lr, rs in lrs.items():
-        if all(x["status"] == "completed" for x in rs):
-            m = sum(x["final_val_ppl"] for x in rs) / len(rs)
-            if best is None or m < best[0]:
-                best = (m, sorted(rs, key=lambda x: x["seed"])[0])
-    if best and "series" in f["runs/" + best[1]["id"]]:
-        chosen[key] = best[1]
+for key, c in studies[STUDY].items():
+    rs = c.healthy_reported() if c.method == "lora" else []
+    if rs and "series" in f["runs/" + rs[0]["id"]]:
+        chosen[(c.pretrain_optimizer, c.method_name, c.rank)] = rs[0]
 if not chosen:
-    sys.exit("no LoRA factor series in %s: collect without --no-analysis, from a build with "
-             "muft::analysis" % RESULTS)
+    sys.exit("fig_lora_factor_spectra: no LoRA factor series in %s (study %s): collect without "
+             "--no-analysis, from a build with muft::analysis" % (RESULTS, STUDY))
 factors = ("lora_A", "lora_B")
 fig, axes = plt.subplots(len(METRICS), len(factors), figsize=(10, 7), squeeze=False)
-colors = {"adam": "tab:blue", "muon": "tab:red", "muon-pe": "tab:purple"}
+colors = mf.OPT_COLORS
 for (p, name, rank), r in sorted(chosen.items()):
     s = f["runs/" + r["id"] + "/series"]
     for j, fac in enumerate(factors):

@@ -40,7 +40,8 @@ if GROUP not in {g for _, _, g in pre}:
              % (GROUP, RESULTS, ", ".join(sorted({g for _, _, g in pre})) or "none"))
 runs = [(i, o) for i, o, g in pre if g == GROUP and "series" in f["runs/" + i]]
 if not runs:
-    sys.exit("no per-group series in %s: collect without --no-analysis, from a build with "
+    sys.exit("fig_pretrain_spectra: no per-group series in %s: collect without --no-analysis, "
+             "from a build with "
              "muft::analysis" % RESULTS)
 layer_groups = sorted({g for i, _ in runs for g in f["runs/" + i + "/series"].keys()})
 

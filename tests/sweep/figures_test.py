@@ -32,7 +32,8 @@ if analyzed:
     assert "| adam | full-adam | 0.01 | 1.00× (" in p.stdout, p.stdout
 figs = os.path.join(T, "figs")
 procs = []
-for name in ("fig_lr_sweep", "fig_finetune_curves", "fig_forgetting_plane", "fig_lora_rank"):
+for name in ("fig_lr_sweep", "fig_finetune_curves", "fig_forgetting_plane", "fig_lora_rank",
+             "fig_gap_forest"):
     script = os.path.join(SRC, "notebooks-export", name + ".py")
     procs.append((name, subprocess.Popen(["/usr/bin/python3", script, results, "lr-sweep"],
                                          env=dict(os.environ, MUFT_FIGURES_DIR=figs),
@@ -43,17 +44,58 @@ for name, p in procs:
     assert p.returncode == 0, (name, out)
     for ext in ("png", "pdf"):
         assert os.path.getsize(os.path.join(figs, name + "." + ext)) > 1000, name
-# The plane's "forgetting at equal learning" table: L* is the worst method's best new-task loss,
-# so every method reaches it, one method exactly, and each reported old loss is a real run's.
+# The plane and the forest, recomputed from the collected table: every method of a panel has the
+# same seeds, and each point is the seed mean of those runs at the method's chosen rate.
 import csv
+import math
+
+import h5py
+
+with h5py.File(results, "r") as f:
+    t = f["table"]
+    cols = {c: (t[c].asstr()[:] if t[c].dtype.kind == "O" else t[c][:]) for c in t.keys()}
+table = [{c: cols[c][i] for c in cols} for i in range(len(cols["id"]))]
+
+
+def runs_of(study, pre, method, lr, seeds, rank=None):
+    out = {int(r["seed"]): r for r in table
+           if r["kind"] == "finetune" and r["study"] == study and r["pretrain_optimizer"] == pre
+           and r["method_name"] == method and r["lr"] == lr and int(r["seed"]) in seeds
+           and (rank is None or int(r["rank"]) == rank)}
+    assert sorted(out) == sorted(seeds) and all(r["status"] == "completed"
+                                                for r in out.values()), (study, method, out)
+    return out
+
+
 with open(os.path.join(figs, "fig_forgetting_plane.csv")) as f:
     plane = list(csv.DictReader(f))
 assert plane, "empty fig_forgetting_plane.csv"
-for p_opt in {r["pretrain_optimizer"] for r in plane}:
-    mine = [r for r in plane if r["pretrain_optimizer"] == p_opt]
-    level = float(mine[0]["new_loss_level"])
-    assert all(float(r["best_new_loss"]) <= level for r in mine), mine
-    assert any(float(r["best_new_loss"]) == level for r in mine), mine
+for key in {(r["study"], r["pretrain_optimizer"]) for r in plane}:
+    mine = [r for r in plane if (r["study"], r["pretrain_optimizer"]) == key]
+    assert len({r["n"] for r in mine}) == 1 and len({r["seeds"] for r in mine}) == 1, mine
+    assert len(mine) == 4, mine  # full-adam, full-muon, lora-adam and lora-muon at one rank
+    for r in mine:
+        seeds = [int(x) for x in r["seeds"].split()]
+        got = runs_of(r["study"], r["pretrain_optimizer"], r["method"], float(r["lr"]), seeds,
+                      int(r["rank"]))
+        new = sum(x["final_val_loss"] for x in got.values()) / len(got)
+        old = sum(x["final_old_val_loss"] for x in got.values()) / len(got)
+        assert abs(new - float(r["new_mean"])) < 1e-12 and abs(old - float(r["old_mean"])) < 1e-12
+with open(os.path.join(figs, "fig_gap_forest.csv")) as f:
+    forest = list(csv.DictReader(f))
+full = [r for r in forest if r["task"] == "lr-sweep" and r["quantity"] == "Full gap"]
+assert len(full) == 2, forest  # adam->muon and muon->adam
+for r in full:
+    p, x = r["direction"].split("->")
+    lr_of = {c["method"]: float(c["lr"]) for c in plane
+             if c["study"] == "lr-sweep" and c["pretrain_optimizer"] == p}
+    seeds = [int(s) for s in next(c["seeds"] for c in plane if c["pretrain_optimizer"] == p
+                                  and c["study"] == "lr-sweep").split()]
+    a = runs_of("lr-sweep", p, f"full-{x}", lr_of[f"full-{x}"], seeds)
+    b = runs_of("lr-sweep", p, f"full-{p}", lr_of[f"full-{p}"], seeds)
+    gap = sum(a[s]["norm_val_ppl"] - b[s]["norm_val_ppl"] for s in seeds) / len(seeds)
+    assert int(r["n"]) == len(seeds) and math.isclose(gap, float(r["estimate"]), rel_tol=1e-12,
+                                                      abs_tol=1e-15), (r, gap)
 # The spectra scripts need the analysis series; without them they must say so and fail.
 for name in ("fig_pretrain_spectra", "fig_lora_factor_spectra"):
     p = subprocess.run(["/usr/bin/python3", os.path.join(SRC, "notebooks-export", name + ".py"),
