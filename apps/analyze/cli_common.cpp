@@ -54,6 +54,24 @@ void add_common_flags(CLI::App* sub, CommonFlags& f) {
                   "Layer group rule NAME=REGEX (repeatable, first match wins; replaces the "
                   "defaults Q,K,V,O,MLP-up,MLP-down,embedding,head)");
   sub->add_flag("--no-progress", f.no_progress, "No progress bar even on a terminal");
+  sub->add_flag("--esd", f.esd,
+                "Heavy-tailed ESD metrics of the eigenvalues of W^T W, as WeightWatcher reports "
+                "them: power-law alpha (Clauset-Shalizi-Newman fit, KS-minimizing xmin), "
+                "alpha_weighted, KS distance, Marchenko-Pastur bulk edge, spikes, MP soft rank");
+  sub->add_flag("--randomize", f.randomize,
+                "With --esd: also the spectrum of an entry-shuffled copy of each matrix "
+                "(rand_distance, rand_lambda_max, rand_num_spikes); doubles the work");
+  sub->add_option("--randomize-seed", f.randomize_seed,
+                  "Seed of the --randomize shuffle (same seed and shape: same permutation)")
+      ->capture_default_str();
+}
+
+an::RecordColumns CommonFlags::columns() const {
+  an::RecordColumns c;
+  c.spectrum = spectrum;
+  c.esd = esd;
+  c.randomize = randomize;
+  return c;
 }
 
 an::BatchOptions make_options(const CommonFlags& f) {
@@ -61,6 +79,9 @@ an::BatchOptions make_options(const CommonFlags& f) {
   o.metrics.method = f.fast ? an::SvdMethod::Fast : an::parse_svd_method(f.svd);
   o.metrics.rank_tol = f.rank_tol;
   o.metrics.keep_spectrum = f.spectrum;
+  o.metrics.esd.enabled = f.esd;
+  o.metrics.esd.randomize = f.randomize;
+  o.metrics.esd.seed = f.randomize_seed;
   o.include = f.include;
   o.exclude = f.exclude;
   o.jobs = f.jobs;
@@ -88,11 +109,11 @@ void check_output_paths(const CommonFlags& f, const std::vector<std::string>& in
 }
 
 Output::Output(const CommonFlags& f, an::TableKind kind, const std::string& command)
-    : flags_(f), kind_(kind) {
+    : flags_(f), kind_(kind), layout_(an::make_record_table(kind, f.columns())) {
   tty_ = !f.no_progress && ::isatty(STDERR_FILENO);
   if (!f.out.empty()) {
     table_ = an::open_table_writer(
-        f.out, an::record_columns(kind, f.spectrum),
+        f.out, an::columns_of(layout_),
         {{"command", "muft-analyze " + command}, {"svd", f.fast ? "fast" : f.svd}});
   }
 }
@@ -106,7 +127,7 @@ void Output::write(const an::Record& r) {
   if (table_) {
     if (!write_error_.empty()) return;
     try {
-      table_->write_row(an::record_cells(r, kind_, flags_.spectrum));
+      table_->write_row(an::cells_of(layout_, r));
     } catch (const std::exception& e) {
       write_error_ = e.what();  // reported by finish(); later rows are not written
     }
@@ -133,6 +154,14 @@ void Output::write(const an::Record& r) {
         r.run.empty() ? "" : fmt::format("{}@{} ", r.run, r.step), r.file, r.tensor, m.rows, m.cols,
         r.group, m.spectral_norm, m.frobenius_norm, m.stable_rank, m.svd_entropy, m.effective_rank,
         an::status_name(m.status));
+  }
+  if (flags_.esd && !r.failed()) {
+    const auto& e = m.esd;
+    line += fmt::format(" alpha={:.4g} alpha_w={:.4g} D={:.3g} spikes={:.0f} mp_softrank={:.3g}",
+                        e.power_law.alpha, e.alpha_weighted, e.power_law.ks_distance,
+                        std::isnan(e.mp.lambda_plus) ? NAN : static_cast<double>(e.mp.num_spikes),
+                        e.mp.softrank);
+    if (flags_.randomize) line += fmt::format(" rand_distance={:.3g}", e.rand_distance);
   }
   std::printf("%s\n", line.c_str());
   std::fflush(stdout);

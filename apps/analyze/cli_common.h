@@ -3,6 +3,7 @@
 /// Flags, output table, progress bar and summary shared by the muft-analyze subcommands.
 
 #include <cmath>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,11 @@ struct CommonFlags {
   double lora_rank = NAN;            ///< --lora-rank
   std::vector<std::string> groups;   ///< --group NAME=REGEX (replaces the defaults)
   bool no_progress = false;          ///< --no-progress
+  bool esd = false;                  ///< --esd: heavy-tailed ESD columns (alpha, spikes, ...)
+  bool randomize = false;            ///< --randomize: rand_* columns (entry-shuffled copy)
+  uint64_t randomize_seed = 0;       ///< --randomize-seed
+  /// The optional column groups these flags turn on.
+  analysis::RecordColumns columns() const;
 };
 
 /// Adds the common flags to a subcommand.
@@ -57,6 +63,7 @@ class Output {
  private:
   const CommonFlags& flags_;
   analysis::TableKind kind_;
+  analysis::ColumnTable<analysis::Record> layout_;  ///< the columns of --out
   std::unique_ptr<analysis::TableWriter> table_;
   bool tty_ = false;
   std::vector<analysis::Record> totals_;  ///< diff totals, echoed in the summary

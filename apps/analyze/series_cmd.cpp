@@ -42,8 +42,10 @@ void register_series(CLI::App& app) {
     tensor_flags.out = st->per_tensor;
     Output out(tensor_flags, an::TableKind::Series, "series");
     std::unique_ptr<an::TableWriter> groups;
+    const an::ColumnTable<an::GroupRecord> group_layout =
+        an::make_group_table(is_diff, st->flags.esd, st->flags.randomize);
     if (!st->flags.out.empty()) {
-      groups = an::open_table_writer(st->flags.out, an::group_columns(is_diff),
+      groups = an::open_table_writer(st->flags.out, an::columns_of(group_layout),
                                      {{"command", "muft-analyze series"}});
     }
     opts.progress = [&out](std::size_t d, std::size_t t) { out.progress(d, t); };
@@ -57,7 +59,7 @@ void register_series(CLI::App& app) {
         [&](const an::GroupRecord& g) {
           ++group_rows;
           if (groups) {
-            groups->write_row(an::group_cells(g, is_diff));
+            groups->write_row(an::cells_of(group_layout, g));
           } else {
             const auto get = [&](const char* m) {
               const auto it = g.stats.find(m);

@@ -72,14 +72,19 @@ Record total_record(const FileContext& fc, const std::vector<Record>& recs,
 }
 
 GroupRecord aggregate(const FileContext& fc, const std::string& group,
-                      const std::vector<const Record*>& recs, bool diff) {
+                      const std::vector<const Record*>& recs, bool diff, bool esd, bool randomize) {
   GroupRecord g;
   g.run = fc.run;
   g.file = fc.path;
   g.step = fc.step;
   g.group = group;
   for (const Record* r : recs) (r->metrics.status == MetricStatus::Ok ? g.tensors : g.failed)++;
-  for (const RecordMetric& m : series_metrics(diff)) {
+  std::vector<RecordMetric> metrics = series_metrics(diff);
+  if (esd) {
+    const std::vector<RecordMetric>& e = esd_metrics(randomize);
+    metrics.insert(metrics.end(), e.begin(), e.end());
+  }
+  for (const RecordMetric& m : metrics) {
     double s = 0, s2 = 0;
     std::size_t n = 0;
     for (const Record* r : recs) {

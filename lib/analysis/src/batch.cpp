@@ -196,8 +196,8 @@ BatchSummary run_series(const std::vector<std::string>& run_dirs, const SeriesOp
       if (std::isnan(fc.step)) {
         if (const auto step = step_from_name(path)) fc.step = static_cast<double>(*step);
       }
-      runner.set_on_done(fc.unit, [fc, is_diff, &group_sink,
-                                   base_path = sopts.base](const std::vector<Record>& recs) {
+      runner.set_on_done(fc.unit, [fc, is_diff, &group_sink, base_path = sopts.base,
+                                   esd = opts.metrics.esd](const std::vector<Record>& recs) {
         std::map<std::string, std::vector<const Record*>> groups;
         for (const Record& r : recs) {
           if (r.kind != RecordKind::Total && r.kind != RecordKind::File)
@@ -205,7 +205,7 @@ BatchSummary run_series(const std::vector<std::string>& run_dirs, const SeriesOp
         }
         if (group_sink) {
           for (const auto& [name, members] : groups)
-            group_sink(detail::aggregate(fc, name, members, is_diff));
+            group_sink(detail::aggregate(fc, name, members, is_diff, esd.enabled, esd.randomize));
         }
         return is_diff ? std::vector<Record>{detail::total_record(fc, recs, base_path)}
                        : std::vector<Record>{};

@@ -4,6 +4,7 @@
 #include "muft/analysis/columns.h"
 
 #include <array>
+#include <cmath>
 
 namespace muft::analysis {
 namespace {
@@ -43,6 +44,66 @@ std::vector<RecordMetric> make_matrix_metrics() {
           metric("rank_tol", &M::rank_tol)};
 }
 
+RecordMetric esd_value(const char* name, double EsdMetrics::*field) {
+  return {name, [field](const Record& r) { return r.metrics.esd.*field; }};
+}
+
+RecordMetric power_law(const char* name, double PowerLawFit::*field) {
+  return {name, [field](const Record& r) { return r.metrics.esd.power_law.*field; }};
+}
+
+RecordMetric bulk(const char* name, double MarchenkoPasturFit::*field) {
+  return {name, [field](const Record& r) { return r.metrics.esd.mp.*field; }};
+}
+
+/// A count of an ESD fit, NaN when the fit it belongs to was not made (its defining value is).
+RecordMetric esd_count(const char* name, std::function<double(const EsdMetrics&)> get) {
+  return {name, [get](const Record& r) { return get(r.metrics.esd); }};
+}
+
+std::vector<RecordMetric> make_esd_metrics(bool randomize) {
+  using E = EsdMetrics;
+  using P = PowerLawFit;
+  using B = MarchenkoPasturFit;
+  std::vector<RecordMetric> m = {
+      esd_value("lambda_max", &E::lambda_max),
+      power_law("alpha", &P::alpha),
+      esd_value("alpha_weighted", &E::alpha_weighted),
+      power_law("alpha_stderr", &P::alpha_stderr),
+      power_law("xmin", &P::xmin),
+      power_law("ks_distance", &P::ks_distance),
+      esd_count("num_pl_spikes",
+                [](const E& e) {
+                  return std::isnan(e.power_law.alpha) ? NAN
+                                                       : static_cast<double>(e.power_law.n_tail);
+                }),
+      bulk("mp_bulk_max", &B::lambda_plus),
+      esd_count("num_spikes",
+                [](const E& e) {
+                  return std::isnan(e.mp.lambda_plus) ? NAN : static_cast<double>(e.mp.num_spikes);
+                }),
+      bulk("mp_softrank", &B::softrank)};
+  if (randomize) {
+    m.push_back(esd_value("rand_distance", &E::rand_distance));
+    m.push_back(esd_value("rand_lambda_max", &E::rand_lambda_max));
+    m.push_back(esd_value("rand_num_spikes", &E::rand_num_spikes));
+  }
+  return m;
+}
+
+/// <metric> and <metric>_std columns of a group table, read from GroupRecord::stats.
+void add_group_stat(ColumnTable<GroupRecord>& c, const std::string& name) {
+  using G = GroupRecord;
+  c.push_back(number<G>(name, [name](const G& g) {
+    const auto it = g.stats.find(name);
+    return it == g.stats.end() ? NAN : it->second.first;
+  }));
+  c.push_back(number<G>(name + "_std", [name](const G& g) {
+    const auto it = g.stats.find(name);
+    return it == g.stats.end() ? NAN : it->second.second;
+  }));
+}
+
 std::vector<RecordMetric> make_series_metrics(bool diff) {
   std::vector<RecordMetric> m;
   for (const RecordMetric& x : matrix_metrics()) {
@@ -56,7 +117,7 @@ std::vector<RecordMetric> make_series_metrics(bool diff) {
   return m;
 }
 
-ColumnTable<Record> make_record_table(TableKind kind, bool spectrum) {
+ColumnTable<Record> build_record_table(TableKind kind, const RecordColumns& groups) {
   using R = Record;
   ColumnTable<R> c;
   if (kind == TableKind::Series) {
@@ -86,10 +147,15 @@ ColumnTable<Record> make_record_table(TableKind kind, bool spectrum) {
     c.push_back(number<R>("intruders", [](const R& r) { return r.intruders; }));
   }
   for (const RecordMetric& m : matrix_metrics()) c.push_back(number<R>(m.name, m.get));
+  if (groups.esd) {
+    for (const RecordMetric& m : esd_metrics(groups.randomize)) {
+      c.push_back(number<R>(m.name, m.get));
+    }
+  }
   c.push_back(
       text<R>("status", [](const R& r) { return std::string(status_name(r.metrics.status)); }));
   c.push_back(text<R>("reason", [](const R& r) { return r.metrics.reason; }));
-  if (spectrum) {
+  if (groups.spectrum) {
     c.push_back({{"singular_values", T::Vector}, [](const R& r) {
                    return Cell(std::in_place_type<std::vector<double>>, r.metrics.singular_values);
                  }});
@@ -97,7 +163,7 @@ ColumnTable<Record> make_record_table(TableKind kind, bool spectrum) {
   return c;
 }
 
-ColumnTable<GroupRecord> make_group_table(bool diff) {
+ColumnTable<GroupRecord> build_group_table(bool diff, bool esd, bool randomize) {
   using G = GroupRecord;
   ColumnTable<G> c;
   c.push_back(text<G>("run", [](const G& g) { return g.run; }));
@@ -106,16 +172,9 @@ ColumnTable<GroupRecord> make_group_table(bool diff) {
   c.push_back(text<G>("group", [](const G& g) { return g.group; }));
   c.push_back(number<G>("n_tensors", [](const G& g) { return static_cast<double>(g.tensors); }));
   c.push_back(number<G>("n_failed", [](const G& g) { return static_cast<double>(g.failed); }));
-  for (const RecordMetric& m : series_metrics(diff)) {
-    const std::string name = m.name;
-    c.push_back(number<G>(name, [name](const G& g) {
-      const auto it = g.stats.find(name);
-      return it == g.stats.end() ? NAN : it->second.first;
-    }));
-    c.push_back(number<G>(name + "_std", [name](const G& g) {
-      const auto it = g.stats.find(name);
-      return it == g.stats.end() ? NAN : it->second.second;
-    }));
+  for (const RecordMetric& m : series_metrics(diff)) add_group_stat(c, m.name);
+  if (esd) {
+    for (const RecordMetric& m : esd_metrics(randomize)) add_group_stat(c, m.name);
   }
   return c;
 }
@@ -151,11 +210,26 @@ const std::vector<RecordMetric>& series_metrics(bool diff) {
   return diff ? with_diff : plain;
 }
 
+const std::vector<RecordMetric>& esd_metrics(bool randomize) {
+  static const std::vector<RecordMetric> plain = make_esd_metrics(false);
+  static const std::vector<RecordMetric> with_rand = make_esd_metrics(true);
+  return randomize ? with_rand : plain;
+}
+
+ColumnTable<Record> make_record_table(TableKind kind, const RecordColumns& groups) {
+  return build_record_table(kind, groups);
+}
+
 const ColumnTable<Record>& record_table(TableKind kind, bool spectrum) {
+  auto plain = [](TableKind k, bool s) {
+    RecordColumns g;
+    g.spectrum = s;
+    return build_record_table(k, g);
+  };
   static const std::array<ColumnTable<Record>, 6> tables = {
-      make_record_table(TableKind::Spectra, false), make_record_table(TableKind::Spectra, true),
-      make_record_table(TableKind::Diff, false),    make_record_table(TableKind::Diff, true),
-      make_record_table(TableKind::Series, false),  make_record_table(TableKind::Series, true)};
+      plain(TableKind::Spectra, false), plain(TableKind::Spectra, true),
+      plain(TableKind::Diff, false),    plain(TableKind::Diff, true),
+      plain(TableKind::Series, false),  plain(TableKind::Series, true)};
   return tables[static_cast<std::size_t>(kind) * 2 + (spectrum ? 1 : 0)];
 }
 
@@ -174,9 +248,13 @@ std::vector<std::string> series_metric_names(bool diff) {
 }
 
 const ColumnTable<GroupRecord>& group_table(bool diff) {
-  static const ColumnTable<GroupRecord> plain = make_group_table(false);
-  static const ColumnTable<GroupRecord> with_diff = make_group_table(true);
+  static const ColumnTable<GroupRecord> plain = build_group_table(false, false, false);
+  static const ColumnTable<GroupRecord> with_diff = build_group_table(true, false, false);
   return diff ? with_diff : plain;
+}
+
+ColumnTable<GroupRecord> make_group_table(bool diff, bool esd, bool randomize) {
+  return build_group_table(diff, esd, randomize);
 }
 
 std::vector<Column> group_columns(bool diff) {

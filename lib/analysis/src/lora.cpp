@@ -8,6 +8,7 @@
 #include <cmath>
 #include <map>
 #include <stdexcept>
+#include <string>
 
 #include <Eigen/QR>
 
@@ -213,6 +214,11 @@ MatrixMetrics lora_delta_metrics(const Eigen::MatrixXd& B, const Eigen::MatrixXd
   const Eigen::MatrixXd core_rm = core.transpose();  // row-major buffer of core
   fill_from_singular_values(exact_singular_values(core_rm.data(), core.rows(), core.cols()), opts,
                             m);
+  if (opts.esd.randomize) {
+    // A shuffled ΔW would have to be formed densely, which this path exists to avoid.
+    m.reason += std::string(m.reason.empty() ? "" : "; ") +
+                "esd: rand_* not computed for a merged LoRA update";
+  }
   return m;
 }
 

@@ -50,8 +50,10 @@ bool MetricOptions::IsValid(std::string* error) const {
   std::string why;
   if (!(rank_tol < 1)) {
     why = "rank tolerance must be < 1 (relative to sigma_1), or negative for the default";
-  } else {
-    lanczos.IsValid(&why);
+  } else if (esd.enabled && method == SvdMethod::Fast) {
+    why = "the ESD metrics need the full spectrum: drop --fast";
+  } else if (lanczos.IsValid(&why)) {
+    esd.IsValid(&why);
   }
   if (!why.empty() && error) *error = why;
   return why.empty();
@@ -103,6 +105,12 @@ void fill_from_singular_values(const Eigen::VectorXd& sv, const MetricOptions& o
   m.numerical_rank = static_cast<double>(count);
   m.rank_tol = tol;
   if (opts.keep_spectrum) m.singular_values.assign(sv.data(), sv.data() + sv.size());
+  if (opts.esd.enabled) {
+    std::vector<double> eig(static_cast<std::size_t>(sv.size()));
+    for (Eigen::Index i = 0; i < sv.size(); ++i) eig[i] = sv[i] * sv[i];
+    m.esd = esd_metrics(std::move(eig), m.rows, m.cols, tol * tol, opts.esd);
+    if (!m.esd.note.empty()) m.reason += (m.reason.empty() ? "esd: " : "; esd: ") + m.esd.note;
+  }
 }
 
 template <class T>
@@ -148,25 +156,35 @@ MatrixMetrics compute_metrics(const T* data, int64_t rows, int64_t cols,
     return m;
   }
   try {
-    switch (opts.method) {
-      case SvdMethod::Gram:
-        fill_from_singular_values(gram_singular_values(data, rows, cols), opts, m);
-        break;
-      case SvdMethod::Exact:
-        fill_from_singular_values(exact_singular_values(data, rows, cols), opts, m);
-        break;
-      case SvdMethod::Fast: {
-        KernelStatus ks = KernelStatus::Successful;
-        const double s1 = top_singular_value(data, rows, cols, opts.lanczos, &ks);
-        m.spectral_norm = s1;
-        m.stable_rank = sumsq / (s1 * s1);
-        m.reason = "fast mode: spectrum-based metrics not computed";
-        if (ks != KernelStatus::Successful) {
-          m.status = MetricStatus::NotConverged;
-          m.reason = "Lanczos for sigma_1 did not converge; value is the last estimate";
-        }
-        break;
+    if (opts.method == SvdMethod::Fast) {
+      KernelStatus ks = KernelStatus::Successful;
+      const double s1 = top_singular_value(data, rows, cols, opts.lanczos, &ks);
+      m.spectral_norm = s1;
+      m.stable_rank = sumsq / (s1 * s1);
+      m.reason = "fast mode: spectrum-based metrics not computed";
+      if (ks != KernelStatus::Successful) {
+        m.status = MetricStatus::NotConverged;
+        m.reason = "Lanczos for sigma_1 did not converge; value is the last estimate";
       }
+      return m;
+    }
+    auto spectrum = [&](const T* x) {
+      return opts.method == SvdMethod::Gram ? gram_singular_values(x, rows, cols)
+                                            : exact_singular_values(x, rows, cols);
+    };
+    const Eigen::VectorXd sv = spectrum(data);
+    fill_from_singular_values(sv, opts, m);
+    if (opts.esd.randomize && m.status == MetricStatus::Ok) {
+      // WeightWatcher's randomization: the same entries in a random order destroy the
+      // correlations but keep the entry distribution (and the Frobenius norm).
+      std::vector<T> shuffled(data, data + rows * cols);
+      shuffle_entries(shuffled.data(), rows * cols, opts.esd.seed);
+      const Eigen::VectorXd rsv = spectrum(shuffled.data());
+      std::vector<double> eig(static_cast<std::size_t>(sv.size())),
+          reig(static_cast<std::size_t>(rsv.size()));
+      for (Eigen::Index i = 0; i < sv.size(); ++i) eig[i] = sv[i] * sv[i];
+      for (Eigen::Index i = 0; i < rsv.size(); ++i) reig[i] = rsv[i] * rsv[i];
+      esd_randomized(eig, reig, rows, cols, m.esd);
     }
   } catch (const std::exception& e) {
     m.status = MetricStatus::Error;

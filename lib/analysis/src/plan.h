@@ -94,8 +94,9 @@ void plan_diff(Runner& runner, const FileContext& fc,
 Record total_record(const FileContext& fc, const std::vector<Record>& recs,
                     const std::string& base_path);
 /// The series row of one layer group: mean and sample standard deviation of each series metric
-/// over the group's ok matrices.
+/// (and with `esd` of each esd_metrics(randomize) number) over the group's ok matrices.
 GroupRecord aggregate(const FileContext& fc, const std::string& group,
-                      const std::vector<const Record*>& recs, bool diff);
+                      const std::vector<const Record*>& recs, bool diff, bool esd = false,
+                      bool randomize = false);
 
 }  // namespace muft::analysis::detail

@@ -53,8 +53,21 @@ const std::vector<RecordMetric>& matrix_metrics();
 /// with `diff` the distances l2_distance, relative_distance, cosine_distance.
 const std::vector<RecordMetric>& series_metrics(bool diff);
 
+/// The heavy-tailed ESD numbers written per row with --esd (lambda_max, alpha, alpha_weighted,
+/// alpha_stderr, xmin, ks_distance, num_pl_spikes, mp_bulk_max, num_spikes, mp_softrank) and,
+/// with `randomize`, rand_distance, rand_lambda_max, rand_num_spikes.
+const std::vector<RecordMetric>& esd_metrics(bool randomize);
+
 /// Which table a set of records goes to (decides the columns).
 enum class TableKind { Spectra, Diff, Series };
+/// Optional column groups of a record table.
+struct RecordColumns {
+  bool spectrum = false;   ///< the singular_values vector column
+  bool esd = false;        ///< esd_metrics(false), after the matrix metrics
+  bool randomize = false;  ///< with esd: the rand_* columns too
+};
+/// The layout of a record table with optional column groups (built on each call: keep it).
+ColumnTable<Record> make_record_table(TableKind kind, const RecordColumns& groups);
 /// The layout of a record table; `spectrum` adds the singular_values vector column.
 const ColumnTable<Record>& record_table(TableKind kind, bool spectrum);
 /// columns_of(record_table(kind, spectrum)).
@@ -67,6 +80,9 @@ std::vector<std::string> series_metric_names(bool diff);
 /// The layout of the aggregated series table: run, file, step, group, n_tensors, n_failed, then
 /// <metric> and <metric>_std for each of series_metrics(diff).
 const ColumnTable<GroupRecord>& group_table(bool diff);
+/// group_table(diff) followed by <metric> and <metric>_std of each esd_metrics(randomize)
+/// (built on each call: keep it).
+ColumnTable<GroupRecord> make_group_table(bool diff, bool esd, bool randomize);
 /// columns_of(group_table(diff)) and cells_of(group_table(diff), g).
 std::vector<Column> group_columns(bool diff);
 std::vector<Cell> group_cells(const GroupRecord& g, bool diff);

@@ -8,6 +8,7 @@
 
 #include <Eigen/Core>
 
+#include "muft/analysis/esd.h"
 #include "muft/analysis/spectrum.h"
 
 namespace muft::analysis {
@@ -38,6 +39,7 @@ struct MetricOptions {
   double rank_tol = -1;
   bool keep_spectrum = false;  ///< copy all singular values into MatrixMetrics::singular_values
   LanczosOptions lanczos;      ///< used by SvdMethod::Fast
+  EsdOptions esd;              ///< heavy-tailed ESD metrics (off by default; need a spectrum)
   /// True when the options make sense; otherwise writes why into *error.
   bool IsValid(std::string* error) const;
   /// The relative rank tolerance actually used for a (rows, cols) matrix.
@@ -60,10 +62,13 @@ struct MatrixMetrics {
   MetricStatus status = MetricStatus::Ok;
   std::string reason;                   ///< empty when status is Ok and nothing was left out
   std::vector<double> singular_values;  ///< descending; filled only with keep_spectrum
+  EsdMetrics esd;                       ///< filled only with MetricOptions::esd.enabled
 };
 
 /// Metrics of the row-major (rows, cols) matrix `data`, accumulated in double. Never throws for
-/// numerical reasons: zero, empty or non-finite input gives NaN metrics with a status.
+/// numerical reasons: zero, empty or non-finite input gives NaN metrics with a status. With
+/// opts.esd.randomize the spectrum of an entry-shuffled copy (one more copy of the matrix) gives
+/// the rand_* ESD metrics.
 /// Throws std::invalid_argument on invalid options.
 template <class T>
 MatrixMetrics compute_metrics(const T* data, int64_t rows, int64_t cols, const MetricOptions& opts);
@@ -73,9 +78,10 @@ MatrixMetrics compute_metrics(const Eigen::Ref<const Eigen::MatrixXd>& W,
                               const MetricOptions& opts);
 
 /// Fills the spectrum-based metrics (σ₁, nuclear norm, stable rank, entropy, effective rank,
-/// numerical rank) of `m` from descending singular values `sv` (padded implicitly with zeros
-/// up to r = min(m.rows, m.cols)); m.frobenius_norm must already be set (it is used for the
-/// stable rank). Used by compute_metrics and by the LoRA core-matrix path.
+/// numerical rank, and with opts.esd.enabled the ESD metrics of λᵢ = σᵢ² except the rand_*
+/// ones) of `m` from descending singular values `sv` (padded implicitly with zeros up to
+/// r = min(m.rows, m.cols)); m.frobenius_norm must already be set (it is used for the stable
+/// rank). Used by compute_metrics and by the LoRA core-matrix path.
 void fill_from_singular_values(const Eigen::VectorXd& sv, const MetricOptions& opts,
                                MatrixMetrics& m);
 
