@@ -27,6 +27,11 @@ function(muft_add_module)
     # a project that uses an installed muft.
     target_link_options(${tgt} INTERFACE -fsanitize=address,undefined)
   endif()
+  if(MUFT_PYTHON AND M_SOURCES)
+    # The static libraries get linked into the Python extension, a shared object. Only they:
+    # executables and tests keep the flags of a build without the module.
+    set_target_properties(${tgt} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  endif()
   set_target_properties(${tgt} PROPERTIES EXPORT_NAME ${M_NAME})
   add_library(muft::${M_NAME} ALIAS ${tgt})
   install(TARGETS ${tgt} EXPORT muftTargets

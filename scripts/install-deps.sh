@@ -11,6 +11,7 @@ PKGS=(
   libeigen3-dev libspectra-dev libboost-math-dev libhdf5-dev
   libfmt-dev libgtest-dev libcli11-dev nlohmann-json3-dev libopenblas-dev libtomlplusplus-dev
   python3-matplotlib python3-h5py python3-numpy
+  python3-dev pybind11-dev python3-pybind11 python3-pytest
 )
 TORCH_PKGS=(libtorch-dev libgloo-dev python3-torch)
 

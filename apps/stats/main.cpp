@@ -18,7 +18,7 @@
 #include "muft/app/outputs.h"
 
 #include "muft/stats/csv.h"
-#include "muft/stats/gap_reduction.h"
+#include "muft/stats/gap_meta.h"
 #include "muft/stats/meta.h"
 #include "muft/stats/table_summary.h"
 
@@ -90,23 +90,21 @@ int run_meta(const MetaOptions& o) {
   if (!o.seeds.empty() && o.columns.value.empty())
     throw std::invalid_argument("--seeds needs --value COLUMN (the metric to compare)");
   const bool paired = !o.seeds.empty();
-  const std::string source = paired ? o.seeds : o.table;
-  std::vector<std::string> skipped;
-  std::vector<muft::stats::Effect> effects;
+  const muft::stats::GapMethods methods{o.fa, o.fb, o.la, o.lb};
+  muft::stats::GapMeta g;
   if (paired) {
     muft::stats::SeedColumns cols = o.columns;
     cols.task = split_list(o.task_columns);
-    const auto rows =
-        muft::stats::rows_of_tasks(muft::stats::read_seed_table(o.seeds, cols), o.tasks);
-    effects = muft::stats::paired_gap_reductions(rows, o.fa, o.fb, o.la, o.lb, &skipped);
+    g = muft::stats::gap_meta_from_seeds(muft::stats::read_seed_table(o.seeds, cols), methods,
+                                         o.tasks, o.confidence, o.seeds);
   } else {
-    const auto rows = muft::stats::rows_of_tasks(muft::stats::read_method_table(o.table), o.tasks);
-    effects = muft::stats::gap_reductions(rows, o.fa, o.fb, o.la, o.lb, &skipped);
+    g = muft::stats::gap_meta_from_means(muft::stats::read_method_table(o.table), methods, o.tasks,
+                                         o.confidence, o.table);
   }
-  if (effects.empty())
-    throw std::invalid_argument("no task in '" + source + "' has all four methods " + o.fa + ", " +
-                                o.fb + ", " + o.la + ", " + o.lb);
-  const MetaResult r = muft::stats::dersimonian_laird(effects, o.confidence);
+  const std::vector<muft::stats::Effect>& effects = g.effects;
+  const std::vector<std::string>& skipped = g.skipped;
+  const std::vector<muft::stats::Interval>& task_ci = g.task_intervals;
+  const MetaResult& r = g.result;
   const bool show_dl = o.interval != "hksj", show_hksj = o.interval != "dl";
   const double pct = 100 * o.confidence;
 
@@ -117,10 +115,8 @@ int run_meta(const MetaOptions& o) {
                     : "from per-method means (t with Welch-Satterthwaite df)");
   fmt::print("{:<{}} {:>12} {:>12} {:>7} {:>29} {:>8}\n", "task", width, "y", "variance", "df",
              fmt::format("{:.0f}% CI (t)", pct), "weight");
-  std::vector<muft::stats::Interval> task_ci;
   for (std::size_t i = 0; i < effects.size(); ++i) {
     const auto& e = effects[i];
-    task_ci.push_back(muft::stats::effect_interval(e, o.confidence));
     const std::string ci = std::isfinite(task_ci[i].low)
                                ? fmt::format("[{:.6g}, {:.6g}]", task_ci[i].low, task_ci[i].high)
                                : "- (a cell has n = 1)";

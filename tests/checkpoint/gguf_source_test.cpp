@@ -232,6 +232,33 @@ TEST_F(GgufTest, OtherTypesAreListedWithTheirName) {
   EXPECT_EQ(detail::ggml_type_name(4), nullptr);  // removed Q4_2
 }
 
+TEST_F(GgufTest, StoredBytesOfPlainTypesOnly) {
+  GgufWriter w = model();
+  std::vector<int8_t> q(32, 1);
+  w.tensor("blk.3.ffn_down.weight", {32, 1}, detail::kGgmlQ8_0, q8_block(0x3800, q));
+  w.tensor("ids", {2}, detail::kGgmlI32, std::string("\x05\0\0\0\x06\0\0\0", 8));
+  w.tensor("blk.0.attn_k.weight", {256, 1}, 12, std::string(144, '\0'));  // Q4_K
+  const auto src = open_source(write(w));
+  const auto q_bytes = src->stored_bytes("blk.0.attn_q.weight");
+  ASSERT_TRUE(q_bytes.has_value());
+  ASSERT_EQ(q_bytes->size, 24u);
+  std::vector<float> f(6);
+  std::memcpy(f.data(), q_bytes->data, 24);
+  EXPECT_EQ(f, (std::vector<float>{1, 2, 3, 4, 5, 6}));
+  const auto h = src->stored_bytes("token_embd.weight");  // f16 bits as stored
+  ASSERT_TRUE(h.has_value());
+  ASSERT_EQ(h->size, 16u);
+  EXPECT_EQ(h->data[1], 0x3c);
+  const auto ids = src->stored_bytes("ids");
+  ASSERT_TRUE(ids.has_value());
+  int32_t second = 0;
+  std::memcpy(&second, ids->data + 4, 4);
+  EXPECT_EQ(second, 6);
+  EXPECT_FALSE(src->stored_bytes("blk.3.ffn_down.weight").has_value());  // Q8_0 blocks
+  EXPECT_FALSE(src->stored_bytes("blk.0.attn_k.weight").has_value());    // Q4_K
+  EXPECT_THROW(src->stored_bytes("missing"), std::out_of_range);
+}
+
 TEST_F(GgufTest, CustomAlignment) {
   GgufWriter w = model();
   w.alignment = 64;

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -109,6 +110,49 @@ TEST_F(PytorchSourceTest, ViewsOffsetsStridesAndSharedStorage) {
   EXPECT_EQ(t.shape, (std::vector<int64_t>{4, 3}));
   EXPECT_EQ(t.dtype, DType::F32);
   EXPECT_TRUE(t.skip_reason.empty());
+}
+
+// The floats at the bytes stored_bytes hands out (copied out: no alignment is promised).
+std::vector<float> floats_at(const StoredBytes& b) {
+  std::vector<float> v(b.size / 4);
+  if (!v.empty()) std::memcpy(v.data(), b.data, b.size);
+  return v;
+}
+
+TEST_F(PytorchSourceTest, StoredBytesOfContiguousViewsOnly) {
+  const std::vector<Entry> entries = {
+      {"full", "FloatStorage", "0", 12, 0, {3, 4}, {4, 1}},
+      {"t", "FloatStorage", "0", 12, 0, {4, 3}, {1, 4}},
+      {"rows", "FloatStorage", "0", 12, 4, {2, 4}, {4, 1}},
+      {"cols", "FloatStorage", "0", 12, 0, {3, 2}, {4, 2}},
+      {"n", "LongStorage", "1", 2, 0, {2, 1}, {1, 1}},
+  };
+  std::string ints(16, '\0');
+  ints[0] = 7;
+  ints[8] = 9;
+  const std::string path = write(
+      "in_place.pt",
+      make_torch_archive(state_dict_pickle(entries), {{"0", f32_bytes(iota(12))}, {"1", ints}}));
+  const auto src = open_source(path);
+  const auto full = src->stored_bytes("full");
+  ASSERT_TRUE(full.has_value());
+  EXPECT_EQ(floats_at(*full), iota(12));
+  const auto rows = src->stored_bytes("rows");  // offset 4 into the storage
+  ASSERT_TRUE(rows.has_value());
+  EXPECT_EQ(floats_at(*rows), iota(8, 4));
+  EXPECT_EQ(rows->data, full->data + 16);               // the same storage, in place
+  EXPECT_FALSE(src->stored_bytes("t").has_value());     // transposed: would need a gather
+  EXPECT_FALSE(src->stored_bytes("cols").has_value());  // column stride 2
+  // Integer tensors are not analyzed but their bytes are elements of their dtype.
+  const auto n = src->stored_bytes("n");
+  ASSERT_TRUE(n.has_value());
+  ASSERT_EQ(n->size, 16u);
+  int64_t first = 0, second = 0;
+  std::memcpy(&first, n->data, 8);
+  std::memcpy(&second, n->data + 8, 8);
+  EXPECT_EQ(first, 7);
+  EXPECT_EQ(second, 9);
+  EXPECT_THROW(src->stored_bytes("missing"), std::out_of_range);
 }
 
 TEST_F(PytorchSourceTest, HalfBfloatDoubleAndIntegerStorages) {

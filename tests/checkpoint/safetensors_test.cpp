@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <thread>
@@ -288,6 +289,32 @@ TEST(SafetensorsTest, WriterRoundTripAndSharding) {
                         {NamedTensor{"w", {3}, DType::F32, std::vector<unsigned char>(8)}}),
       std::invalid_argument);
   EXPECT_FALSE(std::filesystem::exists(dir.file("x.safetensors")));
+}
+
+TEST(SafetensorsTest, StoredBytesAreTheWrittenBytesInPlace) {
+  ScratchDir dir;
+  std::vector<NamedTensor> tensors;
+  tensors.push_back(
+      make_tensor("a.weight", {4, 3}, DType::F32, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}));
+  tensors.push_back(make_tensor("b.weight", {2, 2}, DType::BF16, {1, -2, 0.5, 4}));
+  tensors.push_back(make_tensor("d.idx", {3}, DType::I64, {7, 8, 9}));
+  tensors.push_back(make_tensor("e.empty", {0, 4}, DType::F64, {}));
+  write_safetensors(dir.file("one.safetensors"), tensors);
+  std::filesystem::create_directory(dir.file("shards"));
+  const std::string index = write_safetensors_sharded(dir.file("shards"), tensors, 40);
+  for (const std::string& path : {dir.file("one.safetensors"), index}) {
+    const auto src = open_source(path);
+    for (const NamedTensor& t : tensors) {
+      const auto b = src->stored_bytes(t.name);
+      ASSERT_TRUE(b.has_value()) << path << " " << t.name;
+      ASSERT_EQ(b->size, t.bytes.size()) << t.name;
+      EXPECT_TRUE(b->size == 0 || std::memcmp(b->data, t.bytes.data(), b->size) == 0) << t.name;
+    }
+    EXPECT_THROW(src->stored_bytes("nope"), std::out_of_range);
+  }
+  // The bytes live in the file's mapping: the same pointer every time.
+  const auto src = open_source(dir.file("one.safetensors"));
+  EXPECT_EQ(src->stored_bytes("a.weight")->data, src->stored_bytes("a.weight")->data);
 }
 
 TEST(SafetensorsTest, IndexTextParsedWithoutTheShards) {

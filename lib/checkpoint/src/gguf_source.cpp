@@ -32,15 +32,37 @@ class GgufSource final : public TensorSource {
   void read(const std::string& name, std::vector<float>& out) const override {
     read_any(name, out);
   }
+  std::optional<StoredBytes> stored_bytes(const std::string& name) const override {
+    const GgufTensor& t = tensor(name);
+    // Only types stored as plain elements of the listed dtype: not Q8_0 blocks (listed as F32)
+    // nor the types listed with a skip reason and placeholder dtype U8.
+    switch (t.type) {
+      case kGgmlF32:
+      case kGgmlF16:
+      case kGgmlBF16:
+      case kGgmlF64:
+      case kGgmlI8:
+      case kGgmlI16:
+      case kGgmlI32:
+      case kGgmlI64:
+        return StoredBytes{map_.data() + t.offset, static_cast<std::size_t>(t.nbytes)};
+      default:
+        return std::nullopt;
+    }
+  }
   const std::string& path() const override { return path_; }
   const char* format() const override { return "gguf"; }
 
  private:
-  template <typename Out>
-  void read_any(const std::string& name, std::vector<Out>& out) const {
+  const GgufTensor& tensor(const std::string& name) const {
     const auto it = index_.find(name);
     if (it == index_.end()) throw std::out_of_range(path_ + ": no tensor named '" + name + "'");
-    const GgufTensor& t = header_.tensors[it->second];
+    return header_.tensors[it->second];
+  }
+
+  template <typename Out>
+  void read_any(const std::string& name, std::vector<Out>& out) const {
+    const GgufTensor& t = tensor(name);
     if (!is_floating(t.info.dtype)) throw_not_floating(path_, t.info);
     if (!t.info.skip_reason.empty()) {
       throw std::runtime_error(path_ + ": tensor '" + name + "': " + t.info.skip_reason);

@@ -8,11 +8,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 #include <unordered_map>
 
 #include "global_heap.h"
 #include "hdf5_util.h"
+#include "mapped_file.h"
 #include "muft_hdf5.h"
 #include "sources.h"
 
@@ -132,7 +134,7 @@ class Hdf5Source final : public TensorSource {
   // Takes an open file (read-only); `path` names it in messages. `image` (size bytes) is the
   // file's content when it was opened from memory, null for a file on disk.
   Hdf5Source(Handle file, const std::string& path, const void* image, std::size_t size)
-      : path_(path), file_(std::move(file)) {
+      : path_(path), file_(std::move(file)), on_disk_(image == nullptr) {
     Hdf5Lock lock;
     std::vector<Entry> entries;
     muft_ = has_attribute(file_.get(), "muft_format");
@@ -192,6 +194,7 @@ class Hdf5Source final : public TensorSource {
       links_.push_back(e.link);
       checksums_.push_back(e.checksum);
     }
+    verified_.assign(infos_.size(), 0);
   }
   ~Hdf5Source() override {
     Hdf5Lock lock;
@@ -207,6 +210,50 @@ class Hdf5Source final : public TensorSource {
   const std::string& path() const override { return path_; }
   const char* format() const override { return muft_ ? "muft-hdf5" : "hdf5"; }
   std::string note() const override { return note_; }
+
+  // A contiguous dataset without filters or external storage is one run of bytes at
+  // H5Dget_offset in the file: mapped once, on first use, and handed out in place.
+  std::optional<StoredBytes> stored_bytes(const std::string& name) const override {
+    const auto it = index_.find(name);
+    if (it == index_.end()) throw std::out_of_range(path_ + ": no tensor named '" + name + "'");
+    const std::size_t i = it->second;
+    const TensorInfo& info = infos_[i];
+    // F16/BF16 of generic files are HDF5 float types whose bit layout would need checking.
+    const bool half = info.dtype == DType::F16 || info.dtype == DType::BF16;
+    if (!on_disk_ || !info.skip_reason.empty() || (half && !muft_)) return std::nullopt;
+    const std::size_t n = static_cast<std::size_t>(info.numel()) * dtype_size(info.dtype);
+    haddr_t offset = HADDR_UNDEF;
+    {
+      Hdf5Lock lock;
+      const std::string what = fmt::format("tensor '{}'", name);
+      Handle d(check_id(H5Dopen2(file_.get(), links_[i].c_str(), H5P_DEFAULT), path_,
+                        "cannot open " + what),
+               H5Dclose);
+      Handle plist(check_id(H5Dget_create_plist(d.get()), path_, what + ": no creation list"),
+                   H5Pclose);
+      Handle type(check_id(H5Dget_type(d.get()), path_, what + ": cannot get type"), H5Tclose);
+      const bool in_place =
+          H5Pget_layout(plist.get()) == H5D_CONTIGUOUS && H5Pget_nfilters(plist.get()) == 0 &&
+          H5Pget_external_count(plist.get()) == 0 &&
+          H5Tequal(type.get(), file_type(info.dtype)) > 0 && H5Dget_storage_size(d.get()) == n;
+      if (in_place) offset = H5Dget_offset(d.get());
+      error_stack_summary();
+    }
+    if (offset == HADDR_UNDEF) return std::nullopt;  // not in place, or never written
+    std::lock_guard<std::mutex> lock(map_mu_);
+    if (!map_) map_ = std::make_unique<MappedFile>(path_);
+    if (offset > map_->size() || n > map_->size() - offset) {
+      throw std::runtime_error(fmt::format(
+          "{}: tensor '{}': {} bytes at file offset {} run past the end of the file ({} bytes)",
+          path_, name, n, static_cast<uint64_t>(offset), map_->size()));
+    }
+    const unsigned char* data = map_->data() + offset;
+    if (muft_ && !verified_[i]) {
+      check_checksum(checksums_[i], data, n, path_, info.name, "parameters");
+      verified_[i] = 1;
+    }
+    return StoredBytes{data, n};
+  }
 
  private:
   template <typename Out>
@@ -280,7 +327,11 @@ class Hdf5Source final : public TensorSource {
 
   std::string path_;
   Handle file_;
+  bool on_disk_ = true;
   bool muft_ = false;
+  mutable std::mutex map_mu_;                // guards map_ and verified_
+  mutable std::unique_ptr<MappedFile> map_;  // the file, mapped by the first stored_bytes
+  mutable std::vector<char> verified_;       // checksum of stored_bytes checked, per tensor
   std::string note_;
   std::vector<TensorInfo> infos_;
   std::vector<std::string> links_;

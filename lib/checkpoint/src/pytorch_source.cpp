@@ -183,6 +183,14 @@ class PytorchSource final : public TensorSource {
   void read(const std::string& name, std::vector<float>& out) const override {
     read_any(name, out);
   }
+  std::optional<StoredBytes> stored_bytes(const std::string& name) const override {
+    const View& v = view(name);
+    // Integer and bool tensors carry a skip reason for the analysis but their bytes are
+    // elements of their dtype; a view that repeats elements is never contiguous.
+    if (!v.contiguous) return std::nullopt;
+    const std::size_t n = static_cast<std::size_t>(v.info.numel()) * v.element_size;
+    return StoredBytes{map_.data() + v.base + v.first_byte, n};
+  }
   const std::string& path() const override { return path_; }
   const char* format() const override { return "pytorch"; }
 
@@ -200,11 +208,15 @@ class PytorchSource final : public TensorSource {
     return std::string(reinterpret_cast<const char*>(map_.data() + m.data_offset), n);
   }
 
-  template <typename Out>
-  void read_any(const std::string& name, std::vector<Out>& out) const {
+  const View& view(const std::string& name) const {
     const auto it = index_.find(name);
     if (it == index_.end()) throw std::out_of_range(path_ + ": no tensor named '" + name + "'");
-    const View& v = views_[it->second];
+    return views_[it->second];
+  }
+
+  template <typename Out>
+  void read_any(const std::string& name, std::vector<Out>& out) const {
+    const View& v = view(name);
     if (!is_floating(v.info.dtype)) throw_not_floating(path_, v.info);
     if (!v.info.skip_reason.empty()) {
       throw std::runtime_error(path_ + ": tensor '" + name + "': " + v.info.skip_reason);

@@ -43,15 +43,24 @@ class SafetensorsSource final : public TensorSource {
   void read(const std::string& name, std::vector<float>& out) const override {
     read_any(name, out);
   }
+  std::optional<StoredBytes> stored_bytes(const std::string& name) const override {
+    const SafetensorsEntry& e = entry(name);
+    return StoredBytes{map_.data() + header_.data_start + e.begin,
+                       static_cast<std::size_t>(e.end - e.begin)};
+  }
   const std::string& path() const override { return path_; }
   const char* format() const override { return "safetensors"; }
 
  private:
-  template <typename Out>
-  void read_any(const std::string& name, std::vector<Out>& out) const {
+  const SafetensorsEntry& entry(const std::string& name) const {
     const auto it = index_.find(name);
     if (it == index_.end()) throw std::out_of_range(path_ + ": no tensor named '" + name + "'");
-    const SafetensorsEntry& e = header_.tensors[it->second];
+    return header_.tensors[it->second];
+  }
+
+  template <typename Out>
+  void read_any(const std::string& name, std::vector<Out>& out) const {
+    const SafetensorsEntry& e = entry(name);
     if (!is_floating(e.info.dtype)) throw_not_floating(path_, e.info);
     const std::size_t n = static_cast<std::size_t>(e.info.numel());
     out.resize(n);

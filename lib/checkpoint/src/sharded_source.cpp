@@ -104,6 +104,9 @@ class ShardedSource final : public TensorSource {
   void read(const std::string& name, std::vector<float>& out) const override {
     shard(name).read(name, out);
   }
+  std::optional<StoredBytes> stored_bytes(const std::string& name) const override {
+    return shard(name).stored_bytes(name);
+  }
   const std::string& path() const override { return path_; }
   const char* format() const override { return format_.c_str(); }
 

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,14 @@ struct TensorInfo {
   std::pair<int64_t, int64_t> matrix_shape() const;
 };
 
+/// A tensor's bytes as the file stores them, inside a read-only memory mapping held by its
+/// source: numel·dtype_size(dtype) little-endian bytes in row-major order, at any alignment.
+/// Valid for as long as the source lives.
+struct StoredBytes {
+  const unsigned char* data = nullptr;
+  std::size_t size = 0;
+};
+
 /// A readable collection of named tensors (one file, or one sharded model).
 /// Implementations are safe to read from several threads at once.
 class TensorSource {
@@ -50,6 +59,19 @@ class TensorSource {
   virtual void read(const std::string& name, std::vector<double>& out) const = 0;
   /// Same, into float (lossless for F32/F16/BF16).
   virtual void read(const std::string& name, std::vector<float>& out) const = 0;
+  /// The tensor's bytes in place, without converting or copying them, where the file stores
+  /// them as one contiguous, uncompressed, little-endian run of its dtype (safetensors; torch.save
+  /// tensors whose view is contiguous; unquantized GGUF tensors; contiguous HDF5 datasets of a
+  /// file on disk). The checks read() makes come first (a muft checkpoint's checksum). Any
+  /// dtype, including integers. std::nullopt where the values would have to be gathered or
+  /// converted (strided views, chunked or filtered HDF5 datasets, quantized GGUF types,
+  /// big-endian data, sources opened from memory) or where the tensor has a skip_reason
+  /// saying its elements are not of its dtype. Throws like read() on bad data,
+  /// std::out_of_range for an unknown name.
+  virtual std::optional<StoredBytes> stored_bytes(const std::string& name) const {
+    (void)name;
+    return std::nullopt;
+  }
   /// The path the source was opened from.
   virtual const std::string& path() const = 0;
   /// "muft-hdf5", "hdf5", "safetensors", "safetensors-sharded", "pytorch",
