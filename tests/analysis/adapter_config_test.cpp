@@ -16,7 +16,9 @@ namespace {
 
 class AdapterConfigTest : public ::testing::Test {
  protected:
-  std::string path_ = ::testing::TempDir() + "/adapter_config_test.json";
+  // One file per test: CTest runs the tests of this fixture as parallel processes.
+  std::string path_ = ::testing::TempDir() + "/adapter_config_" +
+                      ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".json";
   void TearDown() override { std::remove(path_.c_str()); }
   AdapterConfig read(const std::string& json) {
     std::ofstream(path_) << json;

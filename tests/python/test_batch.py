@@ -45,6 +45,27 @@ def test_spectra_matches_cli(files, analyze, tmp_path):
     assert list(t["tensor"][:4]) == sorted(t["tensor"][:4])
 
 
+def test_spectra_esd_matches_cli(files, analyze, tmp_path):
+    # esd=True adds the heavy-tailed ESD columns, with the CLI's names and values.
+    out = tmp_path / "esd.csv"
+    analyze("spectra", files["base"], "--esd", "-o", out, "--no-progress")
+    t = muft.spectra([files["base"]], esd=True)
+    assert "alpha" in t and "mp_softrank" in t
+    assert_table_matches_csv(t, read_csv(out))
+    plain = muft.spectra([files["base"]])
+    assert "alpha" not in plain
+
+
+def test_metrics_esd_keys():
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((64, 48))
+    m = muft.metrics(w, esd=True)
+    assert np.isfinite(m["lambda_max"]) and m["lambda_max"] > 0
+    # λ_max of W^T W is the squared spectral norm.
+    assert abs(m["lambda_max"] - m["spectral_norm"] ** 2) <= 1e-9 * m["lambda_max"]
+    assert "alpha" in m and "alpha" not in muft.metrics(w)
+
+
 def test_spectra_values_against_numpy(files):
     t = muft.spectra(files["base"], include="attn", svd="exact", spectrum=True)
     assert list(t["tensor"]) == ["blocks.0.attn.c_k.weight", "blocks.0.attn.c_q.weight"]

@@ -233,8 +233,9 @@ def metrics(w, svd="gram", esd=False, *, rank_tol=None, spectrum=False):
     ``svd``: ``"gram"`` (eigenvalues of the smaller Gram matrix; the default), ``"exact"``
     (bidiagonal SVD) or ``"fast"`` (σ₁ only by Lanczos: norms and stable rank, the rest NaN).
     ``rank_tol``: relative tolerance of the numerical rank (default: the method's).
-    ``spectrum``: also return every singular value. ``esd``: the ESD power-law metrics; not in
-    this build (raises ValueError).
+    ``spectrum``: also return every singular value. ``esd``: also the heavy-tailed ESD metrics of
+    ``muft-analyze --esd`` (lambda_max, alpha, alpha_weighted, alpha_stderr, xmin, ks_distance,
+    num_pl_spikes, mp_bulk_max, num_spikes, mp_softrank; docs/analyzer.md).
 
     Returns a dict: ``rows``, ``cols``, ``frobenius_norm``, ``spectral_norm``, ``nuclear_norm``,
     ``max_abs``, ``stable_rank``, ``svd_entropy``, ``effective_rank``, ``numerical_rank``,
@@ -265,7 +266,7 @@ _BATCH_DOC = """
     ``svd`` (gram, exact, fast), ``rank_tol``, ``spectrum`` (add the ``singular_values``
     column), ``lora`` (pair lora_A/lora_B factors and add their merged update), ``lora_alpha``,
     ``lora_rank``, ``groups`` (layer-group rules, "NAME=REGEX" strings or a dict, replacing the
-    defaults) and ``esd`` (not in this build: raises ValueError).
+    defaults) and ``esd`` (the ESD columns of ``--esd``).
 """
 
 

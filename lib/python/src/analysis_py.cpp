@@ -30,12 +30,8 @@ namespace an = muft::analysis;
 /// Hook for the ESD power-law metrics (`--esd` of muft-analyze, from another branch of work):
 /// when muft::analysis::MetricOptions gains its option, set it here. Until then esd=True is
 /// refused instead of returning a dict without the metrics the caller asked for.
-void apply_esd_option(an::MetricOptions& /*opts*/, bool esd) {
-  if (esd) {
-    throw std::invalid_argument(
-        "esd=True: this build of muft has no ESD metrics (muft::analysis::MetricOptions has no "
-        "esd option)");
-  }
+void apply_esd_option(an::MetricOptions& opts, bool esd) {
+  opts.esd.enabled = esd;
 }
 
 an::MetricOptions metric_options(const std::string& svd, const py::object& rank_tol, bool spectrum,
@@ -157,13 +153,15 @@ an::MatrixMetrics compute(const MatrixView& v, const an::MetricOptions& o) {
 }
 
 /// The metrics of one matrix under the names of the analyzer's columns (matrix_metrics()).
-py::dict metrics_dict(const an::MatrixMetrics& m) {
+py::dict metrics_dict(const an::MatrixMetrics& m, bool esd) {
   an::Record r;
   r.metrics = m;
   py::dict d;
   d["rows"] = m.rows;
   d["cols"] = m.cols;
   for (const an::RecordMetric& x : an::matrix_metrics()) d[text(x.name)] = x.get(r);
+  if (esd)
+    for (const an::RecordMetric& x : an::esd_metrics(false)) d[text(x.name)] = x.get(r);
   d["status"] = an::status_name(m.status);
   d["reason"] = text(m.reason);
   return d;
@@ -174,7 +172,7 @@ py::dict metrics(const py::object& w, const std::string& svd, const py::object& 
   const an::MetricOptions o = metric_options(svd, rank_tol, spectrum, esd);
   const MatrixView v = matrix_view(w);
   const an::MatrixMetrics m = compute(v, o);
-  py::dict d = metrics_dict(m);
+  py::dict d = metrics_dict(m, esd);
   if (spectrum) d["singular_values"] = to_numpy(m.singular_values);
   return d;
 }
@@ -339,7 +337,9 @@ py::tuple spectra(const std::vector<std::string>& args, const py::dict& kw) {
   }
   sort_records(recs, paths);
   return py::make_tuple(
-      columns_dict(an::record_table(an::TableKind::Spectra, opts.metrics.keep_spectrum), recs),
+      columns_dict(an::make_record_table(an::TableKind::Spectra, {opts.metrics.keep_spectrum,
+                                                                  opts.metrics.esd.enabled, false}),
+                   recs),
       summary_dict(s, errors_of(recs)));
 }
 
@@ -366,7 +366,9 @@ py::tuple diff(const std::string& base, const std::vector<std::string>& args,
   }
   sort_records(recs, paths);
   return py::make_tuple(
-      columns_dict(an::record_table(an::TableKind::Diff, opts.metrics.keep_spectrum), recs),
+      columns_dict(an::make_record_table(an::TableKind::Diff, {opts.metrics.keep_spectrum,
+                                                               opts.metrics.esd.enabled, false}),
+                   recs),
       summary_dict(s, errors_of(recs)));
 }
 
@@ -417,11 +419,14 @@ py::tuple series(const std::vector<std::string>& run_dirs, const py::object& bas
     if (ta != tb) return tb;
     return a.tensor < b.tensor;
   });
-  const py::dict group_cols = columns_dict(an::group_table(is_diff), groups);
+  const py::dict group_cols =
+      columns_dict(an::make_group_table(is_diff, opts.metrics.esd.enabled, false), groups);
   py::object tensor_cols = py::none();
   if (per_tensor) {
-    tensor_cols =
-        columns_dict(an::record_table(an::TableKind::Series, opts.metrics.keep_spectrum), recs);
+    tensor_cols = columns_dict(
+        an::make_record_table(an::TableKind::Series,
+                              {opts.metrics.keep_spectrum, opts.metrics.esd.enabled, false}),
+        recs);
   }
   return py::make_tuple(group_cols, tensor_cols, summary_dict(s, errors_of(recs)));
 }
