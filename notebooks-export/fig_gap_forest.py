@@ -11,9 +11,9 @@
 # with its Student-t 95 % interval (n − 1 degrees of freedom). Pooled (diamond): the
 # DerSimonian–Laird estimate over the perplexity tasks (per-task variance = s²/n), with the
 # modified Hartung–Knapp–Sidik–Jonkman 95 % interval (its variance floored at the DL variance,
-# t with k − 1 degrees of freedom; thick bar) and the DL normal interval (thin bar). Both are
-# computed here (muft_figs.dl_hksj, checked against the hand-computed cases of
-# tests/stats/meta_test.cpp on import), not read from the report. Accuracy tasks are drawn
+# t with k − 1 degrees of freedom; thick bar) and the DL normal interval (thin bar). Both come
+# from the muft Python module (muft.summarize, muft.pool: lib/stats, the code muft-stats and
+# muft-sweep report use), recomputed from results.h5, not read from the report. Accuracy tasks are drawn
 # below the pooled row and not pooled: their unit differs. Values: fig_gap_forest.csv.
 #
 # Run: /usr/bin/python3 notebooks-export/fig_gap_forest.py [results.h5] [study[,study...]]

@@ -16,6 +16,7 @@ Health. Only `completed` runs enter a mean; `diverged` and `collapsed` runs are 
 """
 import math
 import os
+import sys
 from collections import defaultdict
 
 import h5py
@@ -208,93 +209,43 @@ def mean_std(values):
     return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
 
 
-# ----------------------------------------------------------------------------- Student t
-def _t_cdf(x, df):
-    """P(T <= x) for Student's t with df degrees of freedom (Simpson's rule on the density)."""
-    if x < 0:
-        return 1.0 - _t_cdf(-x, df)
-    c = math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2)) / math.sqrt(df * math.pi)
-    # Substitute u = atan(t/sqrt(df))-like smooth map: integrate on [0, x] with many points.
-    n = 4000
-    ts = np.linspace(0.0, x, n + 1)
-    fs = c * (1.0 + ts * ts / df) ** (-(df + 1) / 2)
-    h = x / n
-    return 0.5 + h / 3.0 * (fs[0] + fs[-1] + 4 * fs[1:-1:2].sum() + 2 * fs[2:-1:2].sum())
-
-
-def t_quantile(p, df):
-    """Quantile of Student's t (bisection on the CDF); df = 1 and 2 also have closed forms."""
-    if df == 1:
-        return math.tan(math.pi * (p - 0.5))
-    if df == 2:
-        return (2 * p - 1) / math.sqrt(2 * p * (1 - p))
-    lo, hi = 0.0, 1.0
-    target = max(p, 1 - p)
-    while _t_cdf(hi, df) < target:
-        hi *= 2
-    for _ in range(100):
-        mid = (lo + hi) / 2
-        if _t_cdf(mid, df) < target:
-            lo = mid
-        else:
-            hi = mid
-    q = (lo + hi) / 2
-    return q if p >= 0.5 else -q
+# ------------------------------------------------------------------- statistics through muft
+def import_muft():
+    """The muft Python module (its statistics are the ones muft-sweep report and muft-stats
+    use): `import muft` from PYTHONPATH, else from the build tree <repo>/build/python
+    (MUFT_BUILD_DIR names another build directory)."""
+    try:
+        import muft
+        return muft
+    except ImportError:
+        pass
+    repo = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    build = os.environ.get("MUFT_BUILD_DIR") or os.path.join(repo, "build")
+    sys.path.insert(0, os.path.join(build, "python"))
+    try:
+        import muft
+        return muft
+    except ImportError as e:
+        raise SystemExit(f"this figure needs the muft Python module ({e}): build it with "
+                         "scripts/build.sh, or set PYTHONPATH to <build>/python") from None
 
 
 def t_interval(values, confidence=0.95):
-    """(mean, low, high, n) of the Student-t interval of the mean of values (n >= 2)."""
-    v = np.asarray(values, dtype=float)
-    n = len(v)
-    if n < 2:
-        m = float(v.mean()) if n else math.nan
-        return m, math.nan, math.nan, n
-    m, se = float(v.mean()), float(v.std(ddof=1)) / math.sqrt(n)
-    q = t_quantile(1 - (1 - confidence) / 2, n - 1)
-    return m, m - q * se, m + q * se, n
+    """(mean, low, high, n) of the Student-t interval of the mean of values (muft.summarize;
+    NaN ends for n < 2)."""
+    v = [float(x) for x in values]
+    if not v:
+        return math.nan, math.nan, math.nan, 0
+    s = import_muft().summarize(v, confidence)
+    return s["mean"], s["ci_low"], s["ci_high"], s["n"]
 
 
 def dl_hksj(y, v, confidence=0.95):
-    """DerSimonian-Laird pooling of effects y with variances v, with the DL normal interval and
-    the modified Hartung-Knapp-Sidik-Jonkman interval (its variance q/sum w* floored at the DL
-    variance 1/sum w*; t with k - 1 degrees of freedom). Returns a dict."""
-    y, v = np.asarray(y, dtype=float), np.asarray(v, dtype=float)
-    k = len(y)
-    w = 1.0 / v
-    fe = float((w * y).sum() / w.sum())
-    q_stat = float((w * (y - fe) ** 2).sum())
-    c = float(w.sum() - (w * w).sum() / w.sum())
-    tau2 = max(0.0, (q_stat - (k - 1)) / c) if c > 0 else 0.0
-    ws = 1.0 / (v + tau2)
-    sw = float(ws.sum())
-    mu = float((ws * y).sum() / sw)
-    se_dl = math.sqrt(1.0 / sw)
-    z = 1.959963984540054 if abs(confidence - 0.95) < 1e-12 else None
-    if z is None:
-        raise ValueError("only 95 % intervals are implemented")
-    q_h = float((ws * (y - mu) ** 2).sum()) / ((k - 1) * sw)
-    se_mod = math.sqrt(max(q_h, 1.0 / sw))
-    tq = t_quantile(1 - (1 - confidence) / 2, k - 1)
-    return {"k": k, "estimate": mu, "tau2": tau2, "Q": q_stat,
-            "dl_low": mu - z * se_dl, "dl_high": mu + z * se_dl,
-            "hksj_low": mu - tq * se_mod, "hksj_high": mu + tq * se_mod}
-
-
-def _self_check():
-    # Known quantiles: t(0.975; 3) = 3.182446305, t(0.975; 4) = 2.776445105, closed form df 2.
-    assert abs(t_quantile(0.975, 3) - 3.182446305284263) < 1e-7
-    assert abs(t_quantile(0.975, 4) - 2.7764451051977987) < 1e-7
-    assert abs(t_quantile(0.975, 2) - 4.302652729911275) < 1e-9
-    # tests/stats/meta_test.cpp HksjWithZeroTau2AndTheModifiedForm (hand-computed):
-    r = dl_hksj([1.0, 2.0, 1.5], [1.0, 1.0, 1.0])
-    assert r["tau2"] == 0.0 and abs(r["estimate"] - 1.5) < 1e-12
-    assert abs(r["hksj_low"] + 0.9841377117503307) < 1e-6, r
-    assert abs(r["hksj_high"] - 3.9841377117503307) < 1e-6, r
-    # HksjHandComputedThreeTasks: tau2 = 9, mu = 2.875, CI = [-5.9542882005, 11.7042882005].
-    r = dl_hksj([0.0, 2.0, 7.0], [1.0, 1.0, 2.0])
-    assert abs(r["tau2"] - 9.0) < 1e-12 and abs(r["estimate"] - 2.875) < 1e-12, r
-    assert abs(r["hksj_low"] + 5.95428820054) < 1e-6, r
-    assert abs(r["hksj_high"] - 11.7042882005) < 1e-6, r
-
-
-_self_check()
+    """DerSimonian-Laird pooling of effects y with variances v (muft.pool): the DL normal
+    interval and the modified Hartung-Knapp-Sidik-Jonkman interval (variance floored at the DL
+    variance, t with k - 1 degrees of freedom). Returns a dict."""
+    r = import_muft().pool(y, v, confidence=confidence)
+    return {"k": r["k"], "estimate": r["estimate"], "tau2": r["tau2"], "Q": r["q"],
+            "dl_low": r["dl"]["ci_low"], "dl_high": r["dl"]["ci_high"],
+            "hksj_low": r["hksj"]["modified"]["ci_low"],
+            "hksj_high": r["hksj"]["modified"]["ci_high"]}

@@ -16,6 +16,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 build="${MUFT_BUILD_DIR:-build}"
 bin="$(cd "$build/bin" 2>/dev/null && pwd || echo "$build/bin")"
+# fig_gap_forest's statistics come from the muft Python module of the same build.
+pypath="$(cd "$build" 2>/dev/null && pwd)/python${PYTHONPATH:+:$PYTHONPATH}"
 jobs="${MUFT_E2E_JOBS:-2}"
 py=/usr/bin/python3
 spec="$repo/data/experiments/smoke.toml"
@@ -90,7 +92,7 @@ fi
 for f in notebooks-export/fig_*.py; do
   name="$(basename "$f" .py)"
   [[ "$name" == fig_implicit_bias ]] && continue
-  step "$name" env MUFT_FIGURES_DIR="$figs" "$py" "$f" "$runs/results.h5"
+  step "$name" env MUFT_FIGURES_DIR="$figs" PYTHONPATH="$pypath" "$py" "$f" "$runs/results.h5"
   [[ -s "$figs/$name.png" ]] || {
     echo "test-extra: $f wrote no $figs/$name.png"
     exit 1

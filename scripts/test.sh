@@ -28,7 +28,10 @@ ctest --test-dir build --output-on-failure -j "$jobs" --timeout 900 | tee "$logs
 count "$logs/release.log"
 
 echo "== build (ASan + UBSan, without LibTorch) =="
+# -O1 -g1 (line tables, enough for ASan's reports) compiles in half the time of
+# RelWithDebInfo's -O2 -g, and -O1 is what the sanitizers' documentation recommends.
 MUFT_BUILD_DIR=build-asan bash scripts/build.sh -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
   -DMUFT_SANITIZE=ON -DMUFT_WITH_TORCH=OFF -DMUFT_BUILD_TESTS=ON
 echo "== tests (ASan + UBSan) =="
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

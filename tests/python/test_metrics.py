@@ -174,3 +174,51 @@ def test_names_are_the_cli_columns(tmp_path, analyze):
         else:
             assert v == pytest.approx(float(row[k]), rel=1e-15), k
     assert set(METRICS) | {"rows", "cols", "status", "reason"} <= set(row)
+
+
+def _longest_pause(work):
+    """Runs work() on a second thread; returns (longest gap between two iterations of a Python
+    loop on this thread while work ran, work's duration). A call that holds the GIL stops this
+    thread for its whole duration; one that releases it leaves only scheduling gaps."""
+    import threading
+    import time
+
+    done = threading.Event()
+    span = []
+
+    def run():
+        t0 = time.perf_counter()
+        work()
+        span.append(time.perf_counter() - t0)
+        done.set()
+
+    t = threading.Thread(target=run)
+    last = time.perf_counter()
+    longest = 0.0
+    t.start()
+    while not done.is_set():
+        now = time.perf_counter()
+        longest = max(longest, now - last)
+        last = now
+    t.join()
+    return longest, span[0]
+
+
+def test_gil_is_released_during_computation():
+    import sys
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(0.001)
+    try:
+        w = np.random.default_rng(0).standard_normal((1500, 1500))
+        # Control: list.sort holds the GIL in C, so the loop stalls for most of its duration.
+        big = np.random.default_rng(1).random(1_000_000).tolist()
+        held, dur = _longest_pause(lambda: sorted(big))
+        assert held > 0.5 * dur, (held, dur)
+        # muft.metrics and muft.spectrum compute without the GIL.
+        for f in (lambda: muft.metrics(w), lambda: muft.spectrum(w, svd="exact")):
+            gap, dur = _longest_pause(f)
+            assert dur > 0.05, dur  # long enough for a stall to show
+            assert gap < 0.5 * dur, (gap, dur)
+    finally:
+        sys.setswitchinterval(old)

@@ -170,3 +170,40 @@ def test_best_lr():
     assert r["mean"] == pytest.approx(2.1) and r["std"] == pytest.approx(math.sqrt(0.02))
     assert muft.best_lr([0.1, 0.01], [1.0, 3.0], maximize=True)["lr"] == 0.01
     assert not muft.best_lr([0.1], [float("inf")])["selected"]
+
+
+def test_summarize_student_t_interval():
+    # mean 2, s = 1, t(0.975; 2) = 4.302652729911275: 2 +- 4.3026.../sqrt(3).
+    r = muft.summarize([1.0, 2.0, 3.0])
+    half = 4.302652729911275 / math.sqrt(3.0)
+    assert r["n"] == 3 and r["mean"] == 2.0 and r["std"] == 1.0
+    # lib/stats' t quantile is accurate to ~1e-10 here (its own tests state the tolerance).
+    assert abs(r["ci_low"] - (2.0 - half)) < 1e-9 and abs(r["ci_high"] - (2.0 + half)) < 1e-9
+    one = muft.summarize([5.0])
+    assert one["std"] == 0.0 and math.isnan(one["ci_low"])
+    with pytest.raises(ValueError):
+        muft.summarize([])
+    with pytest.raises(ValueError):
+        muft.summarize([1.0, 2.0], confidence=1.5)
+
+
+def test_pool_hand_computed_cases():
+    # tests/stats/meta_test.cpp HksjHandComputedThreeTasks: Q = 12.5, tau2 = 9, mu = 2.875,
+    # HKSJ interval [-5.9542882005, 11.7042882005].
+    r = muft.pool([0.0, 2.0, 7.0], [1.0, 1.0, 2.0], names=["a", "b", "c"])
+    assert r["k"] == 3 and abs(r["tau2"] - 9.0) < 1e-12 and abs(r["estimate"] - 2.875) < 1e-12
+    assert abs(r["hksj"]["ci_low"] + 5.95428820054) < 1e-9
+    assert abs(r["hksj"]["ci_high"] - 11.7042882005) < 1e-9
+    assert abs(sum(r["weights"]) - 1.0) < 1e-12
+    # Equal effects' spread below their variances: tau2 = 0, the modified form floors the
+    # HKSJ variance at the DL one (1/3): 1.5 +- t(0.975; 2) sqrt(1/3).
+    r = muft.pool([1.0, 2.0, 1.5], [1.0, 1.0, 1.0])
+    assert r["tau2"] == 0.0 and abs(r["estimate"] - 1.5) < 1e-12
+    assert abs(r["hksj"]["modified"]["ci_low"] + 0.9841377117503307) < 1e-9
+    assert abs(r["hksj"]["modified"]["ci_high"] - 3.9841377117503307) < 1e-9
+    single = muft.pool([0.3], [0.01])
+    assert single["estimate"] == 0.3 and math.isnan(single["hksj"]["ci_low"])
+    with pytest.raises(ValueError):
+        muft.pool([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError):
+        muft.pool([1.0, 2.0], [1.0, 0.0])

@@ -25,7 +25,8 @@ __version__ = _muft.__version__
 
 __all__ = [
     "Checkpoint", "Run", "Table", "TensorInfo", "best_lr", "checks", "diff", "meta", "metrics",
-    "open", "open_run", "platform", "polar_express", "series", "spectra", "spectrum", "verify",
+    "open", "open_run", "platform", "polar_express", "pool", "series", "spectra", "spectrum",
+    "summarize", "verify",
 ]
 
 # A Checkpoint is a read-only Mapping: the C++ class gives __getitem__, __len__, __iter__ and
@@ -472,8 +473,8 @@ def best_lr(lr, value, maximize=False, confidence=0.95):
     infinite — a diverged or unfinished run — is never picked).
 
     Returns a dict: ``selected`` (False when every rate has a non-finite mean), ``lr`` (NaN
-    then), ``n``, ``mean``, ``std``, ``ci_low``, ``ci_high`` at that rate, and ``candidates``
-    (every lr, increasing, and its mean).
+    then), ``n``, ``mean``, ``std``, ``sem``, ``ci_low``, ``ci_high`` at that rate, and
+    ``candidates`` (every lr, increasing, and its mean).
 
         >>> muft.best_lr([0.1, 0.1, 0.01, 0.01], [2.0, 2.2, 1.5, float("nan")])["lr"]
         0.1
@@ -481,6 +482,39 @@ def best_lr(lr, value, maximize=False, confidence=0.95):
     lr = _np.asarray(lr, dtype=float).ravel()
     value = _np.asarray(value, dtype=float).ravel()
     return _muft.best_lr(lr.tolist(), value.tolist(), bool(maximize), float(confidence))
+
+
+def summarize(values, confidence=0.95):
+    """Mean, sample standard deviation and the two-sided Student-t interval of the mean of
+    ``values`` (one metric over seeds), as ``muft-stats summary`` computes them.
+
+    Returns a dict: ``n``, ``mean``, ``std`` (0 for one value), ``sem``, ``ci_low``,
+    ``ci_high`` (NaN for one value) and ``confidence``. Raises ValueError for no values or a
+    confidence outside (0, 1).
+
+        >>> muft.summarize([1.0, 2.0, 3.0])["ci_high"]  # 2 + t(0.975; 2) / sqrt(3)
+        4.484...
+    """
+    v = _np.asarray(values, dtype=float).ravel()
+    return _muft.summarize(v.tolist(), float(confidence))
+
+
+def pool(effects, variances, names=None, confidence=0.95):
+    """Random-effects pooling of per-task effects with known sampling variances: the
+    DerSimonian-Laird estimate, its normal interval (``dl``) and the Hartung-Knapp-Sidik-Jonkman
+    interval around it (``hksj``; ``hksj["modified"]`` is the form whose variance is floored at
+    the DL one, the interval muft's verdicts use), as ``muft-stats meta`` pools the gap
+    reductions.
+
+    Returns a dict: ``estimate``, ``k``, ``tau2``, ``q`` (Cochran's Q), ``i2``,
+    ``fixed_estimate``, ``confidence``, ``dl``, ``hksj`` and the normalized random-effects
+    ``weights``. With one effect the HKSJ numbers are NaN. Raises ValueError when the lengths
+    differ, a variance is not finite and > 0, or an effect is not finite.
+    """
+    y = _np.asarray(effects, dtype=float).ravel()
+    v = _np.asarray(variances, dtype=float).ravel()
+    n = [] if names is None else _strings(names, "names")
+    return _muft.pool(y.tolist(), v.tolist(), n, float(confidence))
 
 
 def platform():

@@ -1,6 +1,8 @@
 /// \file stats_py.cpp
-/// muft.meta (the meta-analysis of muft-stats meta, through muft::stats::gap_meta_*) and
-/// muft.best_lr (muft::stats::select_best_lr, the selection muft-sweep report makes).
+/// muft.meta (the meta-analysis of muft-stats meta, through muft::stats::gap_meta_*),
+/// muft.best_lr (muft::stats::select_best_lr, the selection muft-sweep report makes),
+/// muft.summarize (muft::stats::summarize: mean, std, Student-t interval) and muft.pool
+/// (muft::stats::dersimonian_laird on given effects and variances, with the HKSJ interval).
 
 #include <cmath>
 #include <string>
@@ -9,6 +11,8 @@
 #include "bindings.h"
 #include "muft/stats/best_lr.h"
 #include "muft/stats/gap_meta.h"
+#include "muft/stats/meta.h"
+#include "muft/stats/summary.h"
 
 namespace muft::python {
 namespace {
@@ -33,10 +37,8 @@ py::dict hksj_dict(const st::HksjInterval& h) {
   return d;
 }
 
-/// The result laid out as muft-stats meta --json writes it (NaN where the JSON has null), with
-/// the per-task rows as columns.
-py::dict result_dict(const st::GapMeta& g, const st::GapMethods& m) {
-  const st::MetaResult& r = g.result;
+/// The pooled numbers of a MetaResult (NaN where muft-stats meta --json writes null).
+py::dict meta_result_dict(const st::MetaResult& r) {
   py::dict d;
   d["estimate"] = r.estimate;
   d["k"] = r.k;
@@ -45,10 +47,6 @@ py::dict result_dict(const st::GapMeta& g, const st::GapMethods& m) {
   d["i2"] = r.i2;
   d["fixed_estimate"] = r.fixed_estimate;
   d["confidence"] = r.confidence;
-  d["input"] = g.paired ? "paired" : "means";
-  py::list skipped;
-  for (const std::string& s : g.skipped) skipped.append(text(s));
-  d["skipped"] = skipped;
   py::dict dl;
   dl["se"] = r.se;
   dl["ci_low"] = r.ci_low;
@@ -57,6 +55,17 @@ py::dict result_dict(const st::GapMeta& g, const st::GapMethods& m) {
   dl["p_value"] = r.p_value;
   d["dl"] = dl;
   d["hksj"] = hksj_dict(r.hksj);
+  return d;
+}
+
+/// The result laid out as muft-stats meta --json writes it, with the per-task rows as columns.
+py::dict result_dict(const st::GapMeta& g, const st::GapMethods& m) {
+  const st::MetaResult& r = g.result;
+  py::dict d = meta_result_dict(r);
+  d["input"] = g.paired ? "paired" : "means";
+  py::list skipped;
+  for (const std::string& s : g.skipped) skipped.append(text(s));
+  d["skipped"] = skipped;
   std::vector<std::string> task;
   std::vector<double> y, v, df, low, high;
   for (std::size_t i = 0; i < g.effects.size(); ++i) {
@@ -160,6 +169,19 @@ py::dict meta_seeds(const py::object& table, const py::dict& kw) {
   return result_dict(g, m);
 }
 
+/// A Summary as a dict (n, mean, std, sem, ci_low, ci_high, confidence).
+py::dict summary_dict(const st::Summary& s) {
+  py::dict d;
+  d["n"] = s.n;
+  d["mean"] = s.mean;
+  d["std"] = s.std;
+  d["sem"] = s.sem;
+  d["ci_low"] = s.ci_low;
+  d["ci_high"] = s.ci_high;
+  d["confidence"] = s.confidence;
+  return d;
+}
+
 py::dict best_lr(const std::vector<double>& lr, const std::vector<double>& value, bool maximize,
                  double confidence) {
   if (lr.size() != value.size()) {
@@ -172,14 +194,9 @@ py::dict best_lr(const std::vector<double>& lr, const std::vector<double>& value
     obs.push_back({lr[i], static_cast<long>(i), value[i]});
   const st::BestLr b =
       st::select_best_lr(obs, maximize ? st::Goal::kMaximize : st::Goal::kMinimize, confidence);
-  py::dict d;
+  py::dict d = summary_dict(b.summary);
   d["selected"] = b.status == st::SelectionStatus::kSuccessful;
   d["lr"] = b.status == st::SelectionStatus::kSuccessful ? b.lr : NAN;
-  d["n"] = b.summary.n;
-  d["mean"] = b.summary.mean;
-  d["std"] = b.summary.std;
-  d["ci_low"] = b.summary.ci_low;
-  d["ci_high"] = b.summary.ci_high;
   std::vector<double> lrs, means;
   for (const st::LrCandidate& c : b.candidates) {
     lrs.push_back(c.lr);
@@ -189,9 +206,38 @@ py::dict best_lr(const std::vector<double>& lr, const std::vector<double>& value
   return d;
 }
 
+py::dict summarize(const std::vector<double>& values, double confidence) {
+  return summary_dict(st::summarize(values, confidence));
+}
+
+/// DerSimonian–Laird pooling of effects y with variances v (and optional per-effect degrees of
+/// freedom and names), laid out as meta's result without the methods.
+py::dict pool(const std::vector<double>& y, const std::vector<double>& v,
+              const std::vector<std::string>& names, double confidence) {
+  if (y.size() != v.size() || (!names.empty() && names.size() != y.size())) {
+    throw std::invalid_argument("effects, variances (and names) must have the same length (" +
+                                std::to_string(y.size()) + " and " + std::to_string(v.size()) +
+                                ")");
+  }
+  std::vector<st::Effect> effects;
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    st::Effect e;
+    e.task = names.empty() ? std::to_string(i) : names[i];
+    e.y = y[i];
+    e.variance = v[i];
+    effects.push_back(e);
+  }
+  const st::MetaResult r = st::dersimonian_laird(effects, confidence);
+  py::dict d = meta_result_dict(r);
+  d["weights"] = to_numpy(r.weights);
+  return d;
+}
+
 }  // namespace
 
 void bind_stats(py::module_& m) {
+  m.def("summarize", &summarize, py::arg("values"), py::arg("confidence"));
+  m.def("pool", &pool, py::arg("y"), py::arg("v"), py::arg("names"), py::arg("confidence"));
   m.def("meta_means", &meta_means, py::arg("table"), py::arg("options"));
   m.def("meta_seeds", &meta_seeds, py::arg("table"), py::arg("options"));
   m.def("best_lr", &best_lr, py::arg("lr"), py::arg("value"), py::arg("maximize"),
