@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Report of one bench/analyze_bench.sh config: reads WORK/CFG_muft_LABEL.{csv,json} (muft's
-rows and bench/peak_mem.py's times and memory) and WORK/CFG_reference.json
+rows and bench/peak_mem.py's times; memory from CFG_muft_LABEL_mem.json) and WORK/CFG_reference.json
 (bench/analyze_reference.py), prints the side-by-side table, the ratios against the goals, the
 machine limit, peak memory against its bound, and the relative differences.
 
@@ -19,6 +19,9 @@ def main():
     work, cfg, labels = sys.argv[1], sys.argv[2], sys.argv[3:]
     ref = json.load(open(f"{work}/{cfg}_reference.json"))
     runs = {lab: json.load(open(f"{work}/{cfg}_muft_{lab}.json")) for lab in labels}
+    for lab in labels:  # memory from the sampled run (times from the unsampled one)
+        mem = json.load(open(f"{work}/{cfg}_muft_{lab}_mem.json"))
+        runs[lab].update(peak_anon_kb=mem["peak_anon_kb"], samples=mem["samples"])
     rows = {lab: {r["tensor"]: r for r in csv.DictReader(open(f"{work}/{cfg}_muft_{lab}.csv"))}
             for lab in labels}
     shapes = ref["shapes"]
