@@ -238,7 +238,9 @@ std::string Cells::spectra_table(const ExperimentSpec& spec, int* higher_out,
            "| layer group | stable rank (adam) | stable rank (muon) | SVD entropy (adam) | SVD "
            "entropy (muon) |\n|---|---|---|---|---|\n";
     int higher = 0, total = 0;
-    for (const auto& [grp, by_opt] : by_group) {
+    for (const auto& [grp, by_opt_binding] : by_group) {
+      // A named reference: C++17 lambdas cannot capture a structured binding (clang refuses).
+      const auto& by_opt = by_opt_binding;
       auto get = [&](const char* o, bool entropy) {
         const auto it = by_opt.find(o);
         if (it == by_opt.end()) return kNaN;
