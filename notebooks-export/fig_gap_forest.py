@@ -13,8 +13,8 @@
 # modified Hartung–Knapp–Sidik–Jonkman 95 % interval (its variance floored at the DL variance,
 # t with k − 1 degrees of freedom; thick bar) and the DL normal interval (thin bar). Both come
 # from the muft Python module (muft.summarize, muft.pool: lib/stats, the code muft-stats and
-# muft-sweep report use), recomputed from results.h5, not read from the report. Accuracy tasks are drawn
-# below the pooled row and not pooled: their unit differs. Values: fig_gap_forest.csv.
+# muft-sweep report use), recomputed from results.h5, not read from the report. Accuracy tasks
+# are drawn below the pooled row and not pooled: their unit differs. Values: fig_gap_forest.csv.
 #
 # Run: /usr/bin/python3 notebooks-export/fig_gap_forest.py [results.h5] [study[,study...]]
 

@@ -210,14 +210,19 @@ py::dict summarize(const std::vector<double>& values, double confidence) {
   return summary_dict(st::summarize(values, confidence));
 }
 
-/// DerSimonian–Laird pooling of effects y with variances v (and optional per-effect degrees of
-/// freedom and names), laid out as meta's result without the methods.
+/// DerSimonian–Laird pooling of effects y with variances v (and optional names), laid out as
+/// meta's result without the per-task columns and the methods.
 py::dict pool(const std::vector<double>& y, const std::vector<double>& v,
               const std::vector<std::string>& names, double confidence) {
-  if (y.size() != v.size() || (!names.empty() && names.size() != y.size())) {
-    throw std::invalid_argument("effects, variances (and names) must have the same length (" +
+  if (y.size() != v.size()) {
+    throw std::invalid_argument("effects and variances must have the same length (" +
                                 std::to_string(y.size()) + " and " + std::to_string(v.size()) +
                                 ")");
+  }
+  if (!names.empty() && names.size() != y.size()) {
+    throw std::invalid_argument("names must have one entry per effect (" +
+                                std::to_string(names.size()) + " names, " +
+                                std::to_string(y.size()) + " effects)");
   }
   std::vector<st::Effect> effects;
   for (std::size_t i = 0; i < y.size(); ++i) {
